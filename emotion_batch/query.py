@@ -1,0 +1,227 @@
+"""Read the result tables back: filtered DataFrames (`open_results`) or read-only SQL (`run_sql`).
+
+Both read the per-video Parquet files under a results root (see `store.py`) through
+`pyarrow.dataset`, so filters and column choices are pushed down to the files. A table
+whose folder is empty or missing reads as an empty table with its declared schema.
+
+`run_sql` exposes the tables to DuckDB as views named `timelines`, `attributions` and
+`videos`. DuckDB itself never touches the file system: the views are Arrow datasets
+scanned by pyarrow, and the connection starts with external access disabled and its
+configuration locked. On top of that only a single SELECT (or EXPLAIN) statement is
+accepted, so a query can neither change the results nor read or write other files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from emotion_batch.schemas import TABLES
+
+
+class QueryError(ValueError):
+    """A bad query or an unusable results folder; the message is one line."""
+
+
+@dataclass
+class Results:
+    """The three tables of a results root, as pandas DataFrames."""
+
+    timelines: "pandas.DataFrame"  # noqa: F821
+    attributions: "pandas.DataFrame"  # noqa: F821
+    videos: "pandas.DataFrame"  # noqa: F821
+
+
+def _open_fs(root: str) -> tuple[pafs.FileSystem, str]:
+    root = os.fspath(root)
+    if "://" in root:
+        try:
+            fs, path = pafs.FileSystem.from_uri(root)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise QueryError(f"cannot open results {root}: {_one_line(e)}") from None
+        return fs, path.rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(root))
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _check_root(fs: pafs.FileSystem, root: str, shown: str) -> None:
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        raise QueryError(f"results folder not found: {shown}")
+
+
+def _table_files(
+    fs: pafs.FileSystem, root: str, table: str, video_ids: list[str] | None = None
+) -> list[str]:
+    """The finished Parquet files of one table (hidden temporaries excluded)."""
+    if video_ids is not None:  # files are named after the video id: open only those
+        paths = [f"{root}/{table}/{v}.parquet" for v in video_ids]
+        return [i.path for i in fs.get_file_info(paths) if i.type == pafs.FileType.File]
+    sel = pafs.FileSelector(f"{root}/{table}", allow_not_found=True)
+    return sorted(
+        i.path
+        for i in fs.get_file_info(sel)
+        if i.type == pafs.FileType.File
+        and i.path.endswith(".parquet")
+        and not os.path.basename(i.path).startswith((".", "_"))
+    )
+
+
+def table_dataset(
+    results_root: str, table: str, video_ids: Iterable[str] | None = None
+) -> ds.Dataset:
+    """A lazy dataset over one table with its declared schema (empty if no files)."""
+    if table not in TABLES:
+        raise QueryError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+    fs, root = _open_fs(results_root)
+    _check_root(fs, root, os.fspath(results_root))
+    vids = None if video_ids is None else _as_list(video_ids)
+    files = _table_files(fs, root, table, vids)
+    return ds.dataset(files, schema=TABLES[table], format="parquet", filesystem=fs)
+
+
+def _as_list(values) -> list:
+    if isinstance(values, (str, int)):
+        return [values]
+    return list(values)
+
+
+def _filters(
+    table: str,
+    video_ids: list[str] | None,
+    seconds: tuple[float | None, float | None] | None,
+    emotions: list[str] | None,
+    face_ids: list[int] | None,
+) -> ds.Expression | None:
+    conds = []
+    if video_ids is not None:
+        conds.append(ds.field("video_id").isin(video_ids))
+    if table != "videos":
+        if seconds is not None:
+            lo, hi = seconds
+            if lo is not None:
+                conds.append(ds.field("second") >= lo)
+            if hi is not None:
+                conds.append(ds.field("second") <= hi)
+        if face_ids is not None:
+            conds.append(ds.field("face_id").isin([int(f) for f in face_ids]))
+        if emotions is not None:
+            col = "emotion" if table == "timelines" else "label"
+            conds.append(ds.field(col).isin(emotions))
+    if not conds:
+        return None
+    expr = conds[0]
+    for c in conds[1:]:
+        expr = expr & c
+    return expr
+
+
+def open_results(
+    path: str,
+    video_ids: Iterable[str] | str | None = None,
+    seconds: tuple[float | None, float | None] | None = None,
+    emotions: Iterable[str] | str | None = None,
+    face_ids: Iterable[int] | int | None = None,
+    columns: dict[str, list[str]] | None = None,
+) -> Results:
+    """Load the result tables of `path`, filtered at the Parquet level.
+
+    video_ids   keep these videos (all three tables)
+    seconds     (lo, hi): keep timeline/attribution rows with lo <= second <= hi; either end
+                may be None for an open range
+    emotions    keep timeline rows whose `emotion` is one of these, and attribution rows whose
+                explained `label` is one of these
+    face_ids    keep these face ids (-1 is the no-face row) in timelines and attributions
+    columns     optional {table: [column, ...]} to read only some columns of a table
+    """
+    vids = None if video_ids is None else [str(v) for v in _as_list(video_ids)]
+    emo = None if emotions is None else [str(e) for e in _as_list(emotions)]
+    faces = None if face_ids is None else _as_list(face_ids)
+    if seconds is not None and (not isinstance(seconds, (tuple, list)) or len(seconds) != 2):
+        raise QueryError("seconds must be a (lo, hi) pair; use None for an open end")
+    out = {}
+    for table in TABLES:
+        dset = table_dataset(path, table, vids)
+        cols = (columns or {}).get(table)
+        data = dset.to_table(columns=cols, filter=_filters(table, vids, seconds, emo, faces))
+        out[table] = data.to_pandas()
+    return Results(**out)
+
+
+def _connect(results_root: str):
+    import duckdb
+
+    fs, root = _open_fs(results_root)
+    _check_root(fs, root, os.fspath(results_root))
+    datasets = {t: table_dataset(results_root, t) for t in TABLES}
+    if not any(d.files for d in datasets.values()):
+        raise QueryError(
+            f"no results in {results_root}: expected Parquet files under "
+            f"{', '.join(t + '/' for t in TABLES)}"
+        )
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "enable_external_access": False,  # no file, network or extension access at all
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "lock_configuration": True,  # a query cannot SET it back
+        },
+    )
+    for name, dset in datasets.items():
+        con.register(name, dset)  # read by pyarrow, not by DuckDB's file system
+    return con
+
+
+def _check_statement(con, sql: str) -> None:
+    import duckdb
+
+    allowed = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as e:
+        raise QueryError(f"bad SQL: {_one_line(e)}") from None
+    if len(statements) != 1:
+        raise QueryError(f"expected exactly one SQL statement, got {len(statements)}")
+    kind = statements[0].type
+    if kind not in allowed:
+        raise QueryError(
+            f"read-only: only SELECT queries are allowed, not {kind.name} "
+            "(the views are timelines, attributions, videos)"
+        )
+
+
+def run_sql(
+    results_root: str, sql: str, output: Literal["arrow", "pandas"] = "arrow"
+) -> pa.Table | "pandas.DataFrame":  # noqa: F821
+    """Run one read-only SELECT over the views `timelines`, `attributions`, `videos`.
+
+    Returns a pyarrow Table (or a pandas DataFrame with output="pandas"). Raises
+    QueryError with a one-line message for bad SQL, a statement that is not a SELECT,
+    access outside the results (files, network, extensions) and a missing or empty root.
+    """
+    import duckdb
+
+    if not sql or not sql.strip():
+        raise QueryError("empty SQL query")
+    con = _connect(results_root)
+    try:
+        _check_statement(con, sql)
+        try:
+            rel = con.sql(sql)
+            table = rel.to_arrow_table() if rel is not None else pa.table({})
+        except duckdb.PermissionException as e:
+            raise QueryError(f"refused (read-only, results only): {_one_line(e)}") from None
+        except duckdb.Error as e:
+            raise QueryError(f"bad SQL: {_one_line(e)}") from None
+    finally:
+        con.close()
+    return table.to_pandas() if output == "pandas" else table

@@ -1,0 +1,176 @@
+"""open_results filters and the read-only DuckDB views of run_sql."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from emotion_batch.query import QueryError, open_results, run_sql
+from emotion_batch.schemas import ATTRIBUTION_SCHEMA, MANIFEST_SCHEMA, TIMELINE_SCHEMA
+from emotion_batch.store import ResultStore
+
+_F = Path(__file__).resolve().parent / "reports" / "results_factory.py"
+
+
+def _factory():
+    spec = importlib.util.spec_from_file_location("results_factory", _F)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+F = _factory()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("q")
+    F.build(tmp / "results", tmp, long=False)
+    return tmp / "results"
+
+
+def test_open_results_all_tables_typed(results):
+    r = open_results(str(results))
+    assert set(r.videos.video_id) == {"vid_a", "vid_b", "vid_xss", "vid_fail"}
+    assert set(r.timelines.video_id) == {"vid_a", "vid_b", "vid_xss"}
+    assert set(r.attributions.video_id) == {"vid_a", "vid_b"}
+    assert list(r.timelines.columns) == TIMELINE_SCHEMA.names
+    assert list(r.attributions.columns) == ATTRIBUTION_SCHEMA.names
+    assert list(r.videos.columns) == MANIFEST_SCHEMA.names
+    # the audio expert is null for the video without audio, the failed video has its error
+    assert r.timelines.loc[r.timelines.video_id == "vid_xss", "a_happy"].isna().all()
+    assert r.videos.set_index("video_id").loc["vid_fail", "error"] == F.FAIL_ERROR
+
+
+def test_open_results_filters(results):
+    r = open_results(results, video_ids=["vid_b"], seconds=(10, 20), face_ids=[0])
+    tl = r.timelines
+    assert len(tl) > 0 and set(tl.video_id) == {"vid_b"} and set(tl.face_id) == {0}
+    assert tl.second.min() >= 10 and tl.second.max() <= 20
+    assert set(r.videos.video_id) == {"vid_b"}
+    assert set(r.attributions.video_id) == {"vid_b"} and r.attributions.second.max() <= 20
+
+    full = open_results(results).timelines
+    want = full[(full.video_id == "vid_b") & full.second.between(10, 20) & (full.face_id == 0)]
+    assert len(tl) == len(want)
+
+    happy = open_results(results, emotions="happy", seconds=(None, 5))
+    assert len(happy.timelines) > 0 and set(happy.timelines.emotion) == {"happy"}
+    assert happy.timelines.second.max() <= 5
+    assert set(happy.attributions.label) <= {"happy"}
+
+    none = open_results(results, face_ids=-1)
+    assert set(none.timelines.face_id) == {-1} and none.timelines.face_score.isna().all()
+
+    cols = open_results(results, video_ids="vid_a", columns={"timelines": ["second", "emotion"]})
+    assert list(cols.timelines.columns) == ["second", "emotion"]
+
+
+def test_open_results_unknown_video_and_missing_attributions(tmp_path):
+    store = ResultStore(str(tmp_path / "r"))
+    F.add_video(store, "only", "/x.mp4", seconds=5, explain=False)
+    os.rmdir(tmp_path / "r" / "attributions")  # folder may be missing entirely
+    r = open_results(tmp_path / "r", video_ids=["nope"])
+    assert r.timelines.empty and r.videos.empty
+    r = open_results(tmp_path / "r")
+    assert len(r.timelines) == 5 and r.attributions.empty
+    assert list(r.attributions.columns) == ATTRIBUTION_SCHEMA.names
+
+
+def test_open_results_missing_root(tmp_path):
+    with pytest.raises(QueryError, match="results folder not found"):
+        open_results(tmp_path / "absent")
+
+
+def test_package_exports_open_results_lazily():
+    import emotion_batch
+
+    assert emotion_batch.open_results is open_results
+
+
+def test_sql_views_and_join(results):
+    t = run_sql(results, "SELECT video_id, status FROM videos ORDER BY video_id")
+    assert isinstance(t, pa.Table)
+    assert t.to_pylist()[0] == {"video_id": "vid_a", "status": "ok"}
+    df = run_sql(
+        results,
+        "SELECT t.video_id, count(*) n, avg(a.shap_visual + a.shap_audio + a.shap_base "
+        "- a.p_label) resid FROM timelines t JOIN attributions a "
+        "USING (video_id, face_id, second) GROUP BY 1 ORDER BY 1",
+        output="pandas",
+    )
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.video_id) == ["vid_a", "vid_b"]
+    assert (df.resid.abs() < 1e-5).all()
+    full = open_results(results)
+    n_b = ((full.timelines.video_id == "vid_b") & (full.timelines.face_id != -1)).sum()
+    assert int(df.set_index("video_id").loc["vid_b", "n"]) == n_b
+    e = run_sql(results, "EXPLAIN SELECT * FROM timelines WHERE second > 3")
+    assert e.num_rows >= 1
+
+
+def test_sql_empty_table_has_declared_schema(tmp_path):
+    store = ResultStore(str(tmp_path / "r"))
+    F.add_video(store, "v", "/v.mp4", seconds=3, explain=False)
+    t = run_sql(tmp_path / "r", "SELECT * FROM attributions")
+    assert t.num_rows == 0 and t.schema.names == ATTRIBUTION_SCHEMA.names
+    assert run_sql(tmp_path / "r", "SELECT count(*) c FROM timelines").to_pylist() == [{"c": 3}]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_parquet('/etc/*.parquet')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM glob('/etc/*')",
+        "SELECT * FROM '{root}/timelines/vid_a.parquet'",
+        "SELECT * FROM 'https://example.com/x.parquet'",
+        "COPY (SELECT 1) TO '{root}/videos/evil.parquet'",
+        "COPY videos TO '/tmp/evil.csv'",
+        "ATTACH '{root}/x.duckdb' AS x",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "CREATE TABLE x AS SELECT 1",
+        "CREATE OR REPLACE VIEW videos AS SELECT 1",
+        "DROP VIEW timelines",
+        "INSERT INTO videos SELECT * FROM videos",
+        "DELETE FROM videos",
+        "SET enable_external_access = true",
+        "EXPORT DATABASE '{root}/dump'",
+        "SELECT 1; DROP VIEW videos",
+    ],
+)
+def test_sql_refuses_writes_and_outside_files(results, sql):
+    before = sorted(p.relative_to(results) for p in results.rglob("*"))
+    with pytest.raises(QueryError) as err:
+        run_sql(results, sql.format(root=results))
+    assert "\n" not in str(err.value)
+    assert sorted(p.relative_to(results) for p in results.rglob("*")) == before
+    assert not Path("/tmp/evil.csv").exists()
+
+
+def test_sql_engine_blocks_files_even_inside_select(results):
+    # a SELECT passes the statement check; the engine itself must refuse the file access
+    with pytest.raises(QueryError, match="refused"):
+        run_sql(results, "SELECT * FROM read_csv('/etc/passwd')")
+
+
+def test_sql_errors_are_one_line(results, tmp_path):
+    with pytest.raises(QueryError, match="bad SQL") as e:
+        run_sql(results, "SELEC * FROM videos")
+    assert "\n" not in str(e.value)
+    with pytest.raises(QueryError, match="bad SQL"):
+        run_sql(results, "SELECT nope FROM videos")
+    with pytest.raises(QueryError, match="empty SQL"):
+        run_sql(results, "   ")
+    with pytest.raises(QueryError, match="results folder not found"):
+        run_sql(tmp_path / "absent", "SELECT 1")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(QueryError, match="no results in"):
+        run_sql(tmp_path / "empty", "SELECT 1")
