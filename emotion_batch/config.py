@@ -1,0 +1,70 @@
+"""Validated run configuration and its stable hash.
+
+Everything that changes the numbers in the output tables lives in `RunConfig`; its
+`config_hash()` is stored in the manifest so a re-run can tell whether a finished video
+was produced with the same settings (and skip it) or not (and redo it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+EXPLAIN_MODES = ("all", "sample", "none")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    fps: float = 5.0  # analysed frames per video-second
+    chunk_frames: int = 32  # analysed frames decoded and processed together
+    device: str = "auto"  # auto | cpu | cuda (cuda:N accepted)
+    detect_max_side: int = 640  # frames are downscaled to this longest side for detection
+    min_face_px: int = 20  # smallest face (in full-resolution pixels) MTCNN looks for
+    min_face_score: float = 0.90  # detections below this MTCNN probability are dropped
+    track_iou: float = 0.3  # IoU needed to continue a track
+    track_max_gap_s: float = 1.0  # a track unseen for longer than this ends
+    audio_window_s: float = 2.0  # audio context centred on each second
+    max_av_shift_s: float = 1.0  # DTW band: largest A/V offset searched
+    explain: str = "sample"  # all | sample | none
+    explain_every: int = 5  # with explain=sample: attribute every Nth second
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= 120:
+            raise ConfigError(f"--fps must be in (0, 120], got {self.fps}")
+        if self.chunk_frames < 1:
+            raise ConfigError(f"chunk size must be >= 1, got {self.chunk_frames}")
+        dev = self.device
+        if not (dev in DEVICES or (dev.startswith("cuda:") and dev[5:].isdigit())):
+            raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {dev!r}")
+        if self.detect_max_side < 64:
+            raise ConfigError(f"detect_max_side must be >= 64, got {self.detect_max_side}")
+        if not 0.0 <= self.min_face_score <= 1.0:
+            raise ConfigError(f"min_face_score must be in [0, 1], got {self.min_face_score}")
+        if not 0.0 < self.track_iou < 1.0:
+            raise ConfigError(f"track_iou must be in (0, 1), got {self.track_iou}")
+        if self.audio_window_s <= 0:
+            raise ConfigError(f"--audio-window must be > 0 s, got {self.audio_window_s}")
+        if self.max_av_shift_s < 0:
+            raise ConfigError(f"--max-av-shift must be >= 0 s, got {self.max_av_shift_s}")
+        if self.explain not in EXPLAIN_MODES:
+            raise ConfigError(f"--explain must be one of {EXPLAIN_MODES}, got {self.explain!r}")
+        if self.explain_every < 1:
+            raise ConfigError(f"explain_every must be >= 1, got {self.explain_every}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """Hash of the settings that affect results (device and chunking do not)."""
+        d = self.to_dict()
+        for k in ("device", "chunk_frames"):
+            d.pop(k)
+        blob = json.dumps(d, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,108 @@
+"""Declared Arrow schemas of the three output tables.
+
+The tables join on (video_id, face_id, second). face_id -1 marks a second with no face
+(an audio-only row). Probabilities are in `LABELS` order and are null when the modality
+that produces them is absent.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from emotion_batch.labels import LABELS
+
+SCHEMA_VERSION = "1"
+
+NO_FACE = -1
+
+PROB_PREFIXES = {"p": "fused", "v": "visual expert", "a": "audio expert"}
+
+
+def prob_columns(prefix: str) -> list[str]:
+    return [f"{prefix}_{label}" for label in LABELS]
+
+
+_KEY = [
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("face_id", pa.int32(), nullable=False),
+    pa.field("second", pa.int32(), nullable=False),
+]
+
+TIMELINE_SCHEMA = pa.schema(
+    _KEY
+    + [
+        pa.field("t_start", pa.float64(), nullable=False),
+        pa.field("t_end", pa.float64(), nullable=False),
+        pa.field("n_frames", pa.int32(), nullable=False),  # analysed frames with this face
+        pa.field("face_score", pa.float32()),  # mean MTCNN probability; null for face_id -1
+        pa.field("box_x1", pa.float32()),  # mean face box in full-resolution pixels
+        pa.field("box_y1", pa.float32()),
+        pa.field("box_x2", pa.float32()),
+        pa.field("box_y2", pa.float32()),
+        pa.field("speech", pa.float32()),  # voice-activity fraction of the second, 0 without audio
+        pa.field("speaking", pa.float32()),  # how well this face's mouth matches the audio
+    ]
+    + [pa.field(c, pa.float32()) for pfx in PROB_PREFIXES for c in prob_columns(pfx)]
+    + [
+        pa.field("emotion", pa.string()),  # argmax of p_*
+        pa.field("confidence", pa.float32()),  # max of p_*
+        pa.field("w_visual", pa.float32()),
+        pa.field("w_audio", pa.float32()),
+    ]
+)
+
+FACE_GROUPS = ("brows_eyes", "nose_cheeks", "mouth_jaw", "face_rest")
+AUDIO_GROUPS = ("audio_low", "audio_mid", "audio_high", "audio_early", "audio_late")
+
+ATTRIBUTION_SCHEMA = pa.schema(
+    _KEY
+    + [
+        pa.field("label", pa.string(), nullable=False),  # the explained (predicted) label
+        pa.field("p_label", pa.float32(), nullable=False),  # fused probability of that label
+        pa.field("shap_visual", pa.float32(), nullable=False),
+        pa.field("shap_audio", pa.float32(), nullable=False),
+        pa.field("shap_base", pa.float32(), nullable=False),
+    ]
+    + [pa.field(f"g_{g}", pa.float32()) for g in FACE_GROUPS + AUDIO_GROUPS]
+)
+
+STAGES = ("decode", "detect", "align", "audio", "sync", "models", "explain", "write")
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("status", pa.string(), nullable=False),  # ok | failed
+        pa.field("error", pa.string()),  # one line, null when ok
+        pa.field("duration_s", pa.float64()),
+        pa.field("fps", pa.float64()),  # container average frame rate
+        pa.field("n_frames", pa.int64()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("has_audio", pa.bool_()),
+        pa.field("faces_found", pa.int32()),  # distinct face tracks
+        pa.field("face_seconds", pa.int32()),  # timeline rows with a face
+        pa.field("av_offset_s", pa.float64()),
+        pa.field("av_confidence", pa.float64()),
+        pa.field("av_method", pa.string()),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("config_hash", pa.string(), nullable=False),
+        pa.field("config_json", pa.string()),
+        pa.field("schema_version", pa.string(), nullable=False),
+    ]
+    + [pa.field(f"t_{s}", pa.float64()) for s in STAGES]
+    + [
+        pa.field("t_total", pa.float64()),
+        pa.field("worker", pa.string()),
+        pa.field("device", pa.string()),
+        pa.field("started_at", pa.string()),  # ISO 8601 UTC
+        pa.field("finished_at", pa.string()),
+    ]
+)
+
+TABLES = {
+    "timelines": TIMELINE_SCHEMA,
+    "attributions": ATTRIBUTION_SCHEMA,
+    "videos": MANIFEST_SCHEMA,
+}
