@@ -27,7 +27,8 @@ from emotion_batch.schemas import (
 )
 from emotion_batch.store import ResultStore
 
-XSS_NAME = "<script>alert(1)</script>.mp4"
+XSS_NAME = "<script>alert(1)</script>.mp4"  # a path: "/" splits it, so also XSS_FILE
+XSS_FILE = "gone & <img src=x onerror=alert(2)>.mp4"  # a valid file name
 FAIL_ERROR = "DecodeError: <b>moov atom not found</b> & more"
 MODEL = "test-model-1"
 
@@ -172,7 +173,7 @@ def build(root: Path, tmp: Path, long: bool = True) -> dict[str, str]:
     store = ResultStore(str(root))
     clip = make_video_file(tmp / "clip.mp4")
     add_video(store, "vid_a", str(clip), seconds=4, faces=(0, 1, NO_FACE), seed=1)
-    add_video(store, "vid_b", str(tmp / "gone.mp4"), seconds=90, faces=(0, 1, NO_FACE), seed=2)
+    add_video(store, "vid_b", str(tmp / XSS_FILE), seconds=90, faces=(0, 1, NO_FACE), seed=2)
     add_video(store, "vid_xss", f"/videos/{XSS_NAME}", seconds=30, faces=(0,), audio=False,
               explain=False, seed=3)
     store.write("videos", "vid_fail", manifest_row(

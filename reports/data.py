@@ -1,0 +1,131 @@
+"""Turn timeline rows into what the report draws: time bins, emotion strips, shares.
+
+Everything here downsamples for drawing only: a series is cut into at most `max_points`
+bins of whole seconds (means per bin; the most frequent emotion per bin for strips), so a
+2-hour video draws as fast as a 2-minute one. The stored tables are never changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emotion_batch.labels import LABELS
+from emotion_batch.schemas import NO_FACE
+
+COLORS = {
+    "angry": "#d62728",
+    "disgust": "#8c564b",
+    "fear": "#9467bd",
+    "happy": "#f2b701",
+    "sad": "#1f77b4",
+    "surprise": "#17becf",
+    "neutral": "#9e9e9e",
+}
+UNKNOWN_COLOR = "#444444"
+
+
+def bin_width(span_s: int, max_points: int) -> int:
+    """Seconds per bin so that `span_s` seconds give at most `max_points` bins."""
+    return max(1, math.ceil(max(span_s, 1) / max(max_points, 1)))
+
+
+def span_seconds(tl: pd.DataFrame, duration_s: float | None = None) -> int:
+    """The number of whole seconds the video covers (timeline or manifest duration)."""
+    last = int(tl["second"].max()) + 1 if len(tl) else 0
+    dur = 0 if duration_s is None or pd.isna(duration_s) else math.ceil(duration_s)
+    return max(last, dur)
+
+
+def binned_means(df: pd.DataFrame, cols: list[str], width: int, span_s: int) -> pd.DataFrame:
+    """Mean of `cols` per bin, one row per bin over the whole span (NaN where no rows).
+
+    The index is the time of the bin's centre in seconds (second s spans [s, s + 1)).
+    """
+    n_bins = max(1, math.ceil(span_s / width))
+    g = df.groupby(df["second"].to_numpy() // width)[cols].mean()
+    g = g.reindex(range(n_bins))
+    g.index = g.index * width + width / 2
+    g.index.name = "t"
+    return g.astype(np.float32)
+
+
+def dominant_per_second(tl: pd.DataFrame) -> pd.Series:
+    """The emotion of the most confident row of each second (any face or none)."""
+    rows = tl.dropna(subset=["emotion"])
+    if rows.empty:
+        return pd.Series(dtype=object)
+    best = rows.sort_values(["second", "confidence"], ascending=[True, False])
+    best = best.drop_duplicates("second")
+    return pd.Series(best["emotion"].to_numpy(), index=best["second"].to_numpy())
+
+
+@dataclass
+class Segment:
+    x: float  # SVG units
+    w: float
+    emotion: str
+    color: str
+    start_s: int
+    end_s: int
+
+
+def strip_segments(
+    per_second: pd.Series, span_s: int, max_bins: int, svg_width: float
+) -> list[Segment]:
+    """Rectangles of an emotion strip: most frequent emotion per bin, equal runs merged."""
+    if per_second.empty or span_s <= 0:
+        return []
+    width = bin_width(span_s, max_bins)
+    frame = pd.DataFrame({"bin": per_second.index.to_numpy() // width, "e": per_second.values})
+    counts = frame.groupby(["bin", "e"]).size().reset_index(name="n")
+    counts = counts.sort_values(["bin", "n", "e"], ascending=[True, False, True])
+    mode = counts.drop_duplicates("bin").set_index("bin")["e"]
+    scale = svg_width / span_s
+    segs: list[Segment] = []
+    for b, emo in mode.items():
+        start, end = int(b) * width, min(span_s, (int(b) + 1) * width)
+        last = segs[-1] if segs else None
+        if last is not None and last.emotion == emo and last.end_s == start:
+            last.end_s = end
+            last.w = (end - last.start_s) * scale
+            continue
+        color = COLORS.get(emo, UNKNOWN_COLOR)
+        segs.append(Segment(start * scale, (end - start) * scale, emo, color, start, end))
+    return segs
+
+
+def emotion_shares(tl: pd.DataFrame, top: int | None = 3) -> list[tuple[str, float]]:
+    """The most frequent emotions as (label, fraction) over face rows (all rows if none)."""
+    rows = tl[tl["face_id"] != NO_FACE] if (tl["face_id"] != NO_FACE).any() else tl
+    counts = rows["emotion"].dropna().value_counts()
+    if counts.empty:
+        return []
+    shares = [(str(e), float(n) / counts.sum()) for e, n in counts.items()]
+    return shares[:top] if top else shares
+
+
+def face_order(tl: pd.DataFrame) -> list[int]:
+    """Face ids, most seconds first; the no-face id last."""
+    counts = tl.groupby("face_id").size()
+    faces = sorted((f for f in counts.index if f != NO_FACE), key=lambda f: (-counts[f], f))
+    return [int(f) for f in faces] + ([NO_FACE] if NO_FACE in counts.index else [])
+
+
+def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, float, float]] | None:
+    """Mid-time of the face's highest-score second and its mean box, for a thumbnail."""
+    boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].dropna()
+    scored = face_rows.dropna(subset=["face_score"])
+    if boxes.empty or scored.empty:
+        return None
+    row = scored.loc[scored["face_score"].idxmax()]
+    t = (float(row["t_start"]) + float(row["t_end"])) / 2
+    return t, tuple(float(v) for v in boxes.mean())
+
+
+def label_matrix(b: pd.DataFrame, prefix: str) -> np.ndarray:
+    """(7, n_bins) probabilities of one expert in label order."""
+    return b[[f"{prefix}_{lab}" for lab in LABELS]].to_numpy().T

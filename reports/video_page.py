@@ -1,0 +1,142 @@
+"""What one video's page and its index row show, from its manifest row and table rows."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+from markupsafe import Markup
+
+from emotion_batch.labels import LABELS
+from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE
+from reports import charts
+from reports.data import (
+    best_second,
+    bin_width,
+    binned_means,
+    dominant_per_second,
+    emotion_shares,
+    face_order,
+    span_seconds,
+    strip_segments,
+)
+from reports.pages import missing
+from reports.thumbs import face_thumbnails
+
+P_COLS = [f"p_{lab}" for lab in LABELS]
+EXPERT_COLS = [f"{x}_{lab}" for x in ("v", "a") for lab in LABELS] + ["w_visual", "w_audio"]
+ATTR_COLS = ["shap_visual", "shap_audio", "p_label"]
+
+
+@dataclass
+class FaceView:
+    face_id: int
+    title: str
+    seconds: int
+    first_s: int
+    last_s: int
+    shares: list[tuple[str, float]]
+    thumb: str | None = None
+    fused: Markup | None = None
+    experts: Markup | None = None
+    experts_note: str | None = None
+    modality: Markup | None = None
+    modality_note: str | None = None
+
+
+@dataclass
+class VideoView:
+    manifest: dict
+    name: str
+    page: str
+    span_s: int
+    bin_s: int
+    shares: list[tuple[str, float]]
+    strip: list = field(default_factory=list)
+    faces: list[FaceView] = field(default_factory=list)
+    faces_hidden: int = 0
+    thumbs_note: str | None = None
+    groups: Markup | None = None
+    attributions: bool = False
+    details: list[tuple[str, object]] = field(default_factory=list)
+    config: str | None = None
+
+
+def display_name(manifest: dict) -> str:
+    path = manifest.get("path")
+    return os.path.basename(path) if path else str(manifest["video_id"])
+
+
+def _details(manifest: dict) -> tuple[list[tuple[str, object]], str | None]:
+    rows = [(f.name, manifest.get(f.name)) for f in MANIFEST_SCHEMA if f.name != "config_json"]
+    rows = [(k, "–" if missing(v) else v) for k, v in rows]
+    raw = manifest.get("config_json")
+    if missing(raw) or not raw:
+        return rows, None
+    try:
+        return rows, json.dumps(json.loads(raw), indent=2, sort_keys=True)
+    except ValueError:
+        return rows, str(raw)
+
+
+def summarize(manifest: dict, tl: pd.DataFrame, page: str, strip_bins: int,
+              strip_width: float) -> VideoView:
+    """The index row of a video: shares of emotions and a strip of the dominant one."""
+    span = span_seconds(tl, manifest.get("duration_s"))
+    view = VideoView(manifest=manifest, name=display_name(manifest), page=page, span_s=span,
+                     bin_s=bin_width(span, strip_bins), shares=emotion_shares(tl) if len(tl) else [])
+    if len(tl):
+        view.strip = strip_segments(dominant_per_second(tl), span, strip_bins, strip_width)
+    return view
+
+
+def _face_view(face: int, rows: pd.DataFrame, at: pd.DataFrame, span: int, width: int,
+               have_attr: bool) -> FaceView:
+    title = "No face (audio-only seconds)" if face == NO_FACE else f"Face {face}"
+    fv = FaceView(face, title, len(rows), int(rows["second"].min()), int(rows["second"].max()),
+                  emotion_shares(rows))
+    fv.fused = Markup(charts.fused_area(binned_means(rows, P_COLS, width, span), span))
+    if rows[[f"a_{lab}" for lab in LABELS]].notna().any().any():
+        fv.experts = Markup(charts.experts(binned_means(rows, EXPERT_COLS, width, span), span))
+    else:
+        fv.experts_note = "no audio expert output for this face (no audio track, or the audio expert did not run)"
+    face_attr = at[at["face_id"] == face] if have_attr else at
+    if not have_attr:
+        fv.modality_note = "not computed"
+    elif face_attr.empty:
+        fv.modality_note = "not computed for this face"
+    else:
+        fv.modality = Markup(charts.modality(binned_means(face_attr, ATTR_COLS, width, span), span))
+    return fv
+
+
+def video_view(manifest: dict, tl: pd.DataFrame, at: pd.DataFrame, page: str,
+               max_points: int = 1500, max_faces: int = 12, thumbnails: bool = True) -> VideoView:
+    """Everything one video page shows; series are binned to at most max_points."""
+    view = summarize(manifest, tl, page, max_points, 1000.0)
+    view.details, view.config = _details(manifest)
+    view.attributions = not at.empty
+    if tl.empty:
+        return view
+    order = face_order(tl)
+    faces = [f for f in order if f != NO_FACE]
+    drawn = faces[:max_faces] + ([NO_FACE] if NO_FACE in order else [])
+    view.faces_hidden = len(faces) - len(faces[:max_faces])
+    width = bin_width(view.span_s, max_points)
+    for face in drawn:
+        rows = tl[tl["face_id"] == face]
+        view.faces.append(_face_view(face, rows, at, view.span_s, width, view.attributions))
+    if thumbnails:
+        wants = {}
+        for face in faces[:max_faces]:
+            best = best_second(tl[tl["face_id"] == face])
+            if best is not None:
+                wants[face] = best
+        thumbs, view.thumbs_note = face_thumbnails(manifest.get("path"), wants)
+        for fv in view.faces:
+            fv.thumb = thumbs.get(fv.face_id)
+    if view.attributions:
+        view.groups = Markup(charts.group_bars(at, faces[:max_faces]))
+    return view

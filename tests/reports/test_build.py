@@ -1,0 +1,233 @@
+"""The static report: site structure, escaping, missing parts, downsampling, thumbnails."""
+
+from __future__ import annotations
+
+import base64
+import filecmp
+import importlib.util
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from emotion_batch.cli import main
+from emotion_batch.query import QueryError
+from reports import build_report
+from reports.build import plotly_js_source
+from reports.data import bin_width, binned_means, strip_segments
+from reports.pages import page_name
+
+
+def _load(name: str):
+    """A helper module beside this file (tests run with --import-mode=importlib)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+F = _load("results_factory")
+
+
+class Page(HTMLParser):
+    """Tags, attributes, scripts and visible text of one HTML page."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+        if tag == "script":
+            self.scripts.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts[-1] += data
+        else:
+            self.text.append(data)
+
+    def all_text(self) -> str:
+        return " ".join(self.text)
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in attrs.items())]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    ids = F.build(tmp / "results", tmp, long=True)
+    index = build_report(tmp / "results")
+    return index, ids, tmp
+
+
+def _page(site, key) -> Path:
+    index, ids, _ = site
+    return index.parent / "videos" / page_name(ids[key])
+
+
+def test_site_layout_and_links_work_offline(site):
+    index, ids, tmp = site
+    assert index == tmp / "results" / "report" / "index.html"
+    js = index.parent / "assets" / "plotly.min.js"
+    assert filecmp.cmp(js, plotly_js_source(), shallow=False)
+    pages = sorted(p.name for p in (index.parent / "videos").glob("*.html"))
+    assert pages == sorted(page_name(v) for v in ids.values())
+    links = [a["href"] for a in Page(index).find("a") if "href" in a]
+    assert sorted(Path(h).name for h in links) == pages
+    for p in [index, *(index.parent / "videos").glob("*.html")]:
+        doc = Page(p)
+        for tag, attrs in doc.tags:
+            for key in ("src", "href"):
+                url = attrs.get(key, "")
+                assert not re.match(r"(https?:)?//", url), (p.name, url)  # nothing remote
+                if url and not url.startswith(("data:", "#")):
+                    assert (p.parent / url).resolve().exists(), (p.name, url)
+
+
+def test_index_lists_every_video(site):
+    index, ids, _ = site
+    doc = Page(index)
+    text = doc.all_text()
+    rows = [a for a in doc.find("tr")]
+    assert len(rows) == 1 + len(ids)
+    assert "2:00:00" in text and "failed" in text
+    assert F.FAIL_ERROR in text  # the error, shown as text
+    assert sum(1 for t, _ in doc.tags if t == "svg") == len(ids) - 1  # failed: no strip
+    # sortable header and its inline script
+    assert len(doc.find("th", **{"class": "sortable", "data-type": "num"})) == 3
+    assert len(doc.scripts) == 1 and "aria-sort" in doc.scripts[0]
+
+
+def test_file_names_and_errors_are_escaped(site):
+    index, ids, _ = site
+    raw = index.read_text()
+    assert "<script>alert" not in raw and "<img src=x" not in raw and "<b>moov" not in raw
+    assert "&lt;img src=x onerror=alert(2)&gt;" in raw
+    for key, literal in (("b", F.XSS_FILE), ("xss", F.XSS_NAME)):
+        page = _page(site, key)
+        doc = Page(page)
+        assert literal in doc.all_text()  # renders as text...
+        assert not any(t == "img" and "onerror" in a for t, a in doc.tags)  # ...never as markup
+        assert "alert(" not in "".join(doc.scripts)
+    assert Page(_page(site, "b")).find("h1") and F.XSS_FILE in Page(_page(site, "b")).all_text()
+    assert Page(index).find("a", title=f"/videos/{F.XSS_NAME}")
+
+
+def test_failed_video_page(site):
+    doc = Page(_page(site, "fail"))
+    text = doc.all_text()
+    assert F.FAIL_ERROR in text and "No timeline rows" in text
+    assert not doc.find("script", src="../assets/plotly.min.js")  # nothing to draw
+
+
+def test_missing_audio_and_attributions_say_so(site):
+    text = Page(_page(site, "xss")).all_text()
+    assert "no audio expert output" in text
+    assert text.count("not computed") == 2  # modality of face 0 + feature groups
+    full = Page(_page(site, "b"))  # attributions exist for the faces, not the no-face rows
+    assert full.all_text().count("not computed") == 1
+    assert "not computed for this face" in full.all_text()
+    assert "visual expert" in "".join(full.scripts) and "g_" not in "".join(full.scripts)
+
+
+def _drawn_lengths(page: Path) -> list[int]:
+    """Points per drawn x series, decoded from plotly's typed arrays."""
+    html = page.read_text()
+    n = []
+    for dtype, data in re.findall(r'"x":\{"dtype":"(f4|f8)","bdata":"([^"]+)"', html):
+        n.append(len(base64.b64decode(data)) // (4 if dtype == "f4" else 8))
+    return n
+
+
+def test_two_hour_video_is_downsampled(site):
+    page = _page(site, "long")
+    lengths = _drawn_lengths(page)
+    assert lengths and max(lengths) <= 1500 and min(lengths) >= 1400  # 7200 s in 5 s bins
+    assert page.stat().st_size < 1_000_000
+    doc = Page(page)
+    assert len(doc.find("rect")) <= 1 + 1500
+    assert "5-second bins" in doc.all_text()
+    short = _drawn_lengths(_page(site, "b"))
+    assert set(short) == {90}  # 90 s video: one point per second
+
+
+def test_thumbnails_from_the_video_file(site):
+    from PIL import Image
+
+    doc = Page(_page(site, "a"))
+    thumbs = {a["alt"]: a["src"] for a in doc.find("img", **{"class": "thumb"})}
+    assert set(thumbs) == {"face 0", "face 1"}
+    for alt, channel in (("face 0", 0), ("face 1", 2)):  # red square, blue square
+        raw = base64.b64decode(thumbs[alt].split(",", 1)[1])
+        img = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), dtype=float)
+        h, w, _ = img.shape
+        centre = img[h // 3: 2 * h // 3, w // 3: 2 * w // 3].mean((0, 1))
+        assert centre[channel] > 150 and centre[channel] > 2.5 * np.delete(centre, channel).max()
+    gone = Page(_page(site, "b"))
+    assert not gone.find("img", **{"class": "thumb"})
+    assert "video file no longer available" in gone.all_text()
+
+
+def test_rebuild_replaces_stale_pages_and_custom_out(site, tmp_path):
+    index, ids, tmp = site
+    stale = index.parent / "videos" / "old_video.html"
+    stale.write_text("old")
+    again = build_report(tmp / "results", thumbnails=False)
+    assert again == index and not stale.exists()
+    other = build_report(tmp / "results", tmp_path / "site", max_points=100)
+    assert max(_drawn_lengths(other.parent / "videos" / page_name(ids["long"]))) <= 100
+
+
+def test_page_names_come_from_video_ids():
+    assert page_name("a1b2c3") == "a1b2c3.html"
+    weird = ["../../etc/passwd", "<x>", "a b", "a_b", ""]
+    names = [page_name(v) for v in weird]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+\.html", n) for n in names)
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(QueryError, match="results folder not found"):
+        build_report(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(QueryError, match="no results"):
+        build_report(tmp_path / "empty")
+
+
+def test_binning_helpers():
+    assert bin_width(7200, 1500) == 5 and bin_width(90, 1500) == 1 and bin_width(0, 1500) == 1
+    df = pd.DataFrame({"second": [0, 1, 2, 3, 9], "v": [1.0, 3.0, 5.0, 7.0, 9.0]})
+    b = binned_means(df, ["v"], 2, 10)
+    assert list(b.index) == [1, 3, 5, 7, 9]
+    assert b["v"].tolist()[:2] == [2.0, 6.0] and np.isnan(b["v"].iloc[2]) and b["v"].iloc[4] == 9
+    per_second = pd.Series(["happy"] * 6 + ["sad"] * 4, index=range(10))
+    segs = strip_segments(per_second, 10, 5, 100.0)
+    assert [(s.emotion, s.start_s, s.end_s) for s in segs] == [("happy", 0, 6), ("sad", 6, 10)]
+    assert segs[0].w == pytest.approx(60.0) and segs[1].x == pytest.approx(60.0)
+
+
+def test_report_cli(site, tmp_path):
+    _, _, tmp = site
+    r = CliRunner().invoke(main, ["report", str(tmp / "results"), "--out", str(tmp_path / "s"),
+                                  "--no-thumbnails"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip().splitlines()[-1] == str((tmp_path / "s" / "index.html").resolve())
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "missing")])
+    assert r.exit_code == 1 and r.output.strip() == (
+        f"Error: results folder not found: {tmp_path / 'missing'}")
