@@ -1,0 +1,64 @@
+"""Find the videos under an input path and describe each as a unit of work."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from emotion_batch.media import MediaError, MediaInfo, fingerprint, probe
+
+VIDEO_EXTENSIONS = frozenset(
+    ".mp4 .mov .mkv .avi .webm .flv .m4v .mpg .mpeg .wmv .ts .m2ts .mts .3gp .ogv .mxf".split()
+)
+
+
+def discover(input_path: str | Path) -> list[str]:
+    """A file is taken as given (whatever its extension); a folder is walked recursively
+    for video extensions, skipping hidden entries. Sorted, absolute paths."""
+    p = Path(input_path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"input not found: {p}")
+    if p.is_file():
+        return [str(p.resolve())]
+    found = []
+    for root, dirs, files in os.walk(p):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+                found.append(str(Path(root, name).resolve()))
+    return sorted(found)
+
+
+@dataclass
+class WorkItem:
+    """One video to analyse (or a failure already known before decoding)."""
+
+    path: str
+    video_id: str
+    size_bytes: int
+    info: MediaInfo | None  # None when probing failed
+    error: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.info.duration_s if self.info else 0.0
+
+
+def _path_id(path: str) -> str:
+    import hashlib
+
+    return "path-" + hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:11]
+
+
+def describe(path: str) -> WorkItem:
+    """Fingerprint and probe one file; never raises."""
+    try:
+        size = os.path.getsize(path)
+        vid = fingerprint(path)
+    except OSError as e:
+        return WorkItem(path, _path_id(path), 0, None, f"cannot read the file: {e.strerror or e}")
+    try:
+        return WorkItem(path, vid, size, probe(path))
+    except MediaError as e:
+        return WorkItem(path, vid, size, None, str(e))

@@ -1,0 +1,177 @@
+"""Analyse one video: decode -> faces -> align -> models -> per-second timeline.
+
+`VideoAnalyzer` is the whole per-video job with no Ray in it, so it can be tested,
+profiled and reused alone; the Ray layer wraps it in actors. Like a pyannote pipeline,
+calling it validates the input and then runs `apply`, reporting progress through an
+optional `hook(step, artifact, total=, completed=)`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from emotion_batch.align import align_faces_batch, to_model_input
+from emotion_batch.config import ConfigError, RunConfig
+from emotion_batch.faces import FaceDetector, IoUTracker
+from emotion_batch.media import MediaError, MediaInfo, fingerprint, iter_frames, probe
+from emotion_batch.models.visual import VISUAL_WEIGHTS_SHA, load_visual_model
+from emotion_batch.schemas import SCHEMA_VERSION, STAGES
+from emotion_batch.timeline import TimelineBuilder
+
+Hook = Callable[..., None]
+
+
+def resolve_device(name: str) -> torch.device:
+    """auto -> cuda when a GPU is visible, else cpu; an unavailable cuda is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {name} was asked for but no CUDA GPU is visible; use --device cpu or auto")
+        dev = torch.device(name)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) visible")
+        return dev
+    return torch.device("cpu")
+
+
+def model_version() -> str:
+    """Identifies the weights behind every number in the tables."""
+    return f"s{SCHEMA_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}"
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.seconds = {s: 0.0 for s in STAGES}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - t0
+
+
+@dataclass
+class VideoResult:
+    video_id: str
+    path: str
+    status: str  # ok | failed
+    error: str | None = None
+    info: MediaInfo | None = None
+    timeline: pa.Table | None = None
+    attributions: pa.Table | None = None
+    faces_found: int = 0
+    face_seconds: int = 0
+    av_offset_s: float | None = None
+    av_confidence: float | None = None
+    av_method: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def one_line_error(e: BaseException) -> str:
+    if isinstance(e, MediaError):
+        return str(e)
+    msg = " ".join(str(e).split())[:300] or "no message"
+    return f"{type(e).__name__}: {msg}"
+
+
+class VideoAnalyzer:
+    """Loads the models once; analyses any number of videos (or time segments of one)."""
+
+    def __init__(self, config: RunConfig | None = None, hook: Hook | None = None):
+        self.config = config or RunConfig()
+        self.hook = hook
+        self.device = resolve_device(self.config.device)
+        c = self.config
+        self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score)
+        self.visual = load_visual_model(self.device)
+        self.model_version = model_version()
+
+    def __call__(
+        self, path: str | Path, video_id: str | None = None, start_s: float = 0.0, end_s: float | None = None
+    ) -> VideoResult:
+        """Analyse [start_s, end_s) of one file. Never raises for a bad file: the result
+        then has status 'failed' and a one-line error."""
+        path = str(path)
+        t0 = time.perf_counter()
+        try:
+            vid = video_id or fingerprint(path)
+        except OSError as e:
+            return VideoResult(video_id or "", path, "failed", f"cannot read the file: {e.strerror or e}")
+        try:
+            result = self.apply(path, vid, start_s, end_s)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # a bad video must not end the batch
+            if not isinstance(e, MediaError):
+                traceback.print_exc()
+            result = VideoResult(vid, path, "failed", one_line_error(e))
+        result.timings.setdefault("total", time.perf_counter() - t0)
+        return result
+
+    def _report(self, step: str, artifact=None, **kw) -> None:
+        if self.hook is not None:
+            self.hook(step, artifact, **kw)
+
+    @torch.inference_mode()
+    def apply(self, path: str, video_id: str, start_s: float = 0.0, end_s: float | None = None) -> VideoResult:
+        c, timer = self.config, StageTimer()
+        t_start = time.perf_counter()
+        with timer("decode"):
+            info = probe(path)
+        end = info.duration_s if end_s is None else min(end_s, info.duration_s)
+        builder = TimelineBuilder(video_id)
+        tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s)
+        frames = iter_frames(path, c.fps, c.chunk_frames, start_s, end)
+        while True:
+            with timer("decode"):
+                chunk = next(frames, None)
+            if chunk is None:
+                break
+            self._analyse_chunk(chunk, tracker, builder, timer)
+            self._report("frames", None, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
+        seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
+        with timer("models"):
+            timeline = builder.build(seconds, info.duration_s)
+        timings = dict(timer.seconds, total=time.perf_counter() - t_start)
+        return VideoResult(
+            video_id, path, "ok", None, info, timeline, None,
+            faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),
+            av_method="none", timings=timings,
+        )
+
+    def _analyse_chunk(self, chunk, tracker: IoUTracker, builder: TimelineBuilder, timer: StageTimer) -> None:
+        with timer("detect"):
+            faces = self.detector.detect(chunk.frames)
+        owner = np.concatenate([np.full(len(f), i) for i, f in enumerate(faces)]) if faces else np.zeros(0)
+        probs = np.zeros((0, 7), np.float32)
+        if len(owner):
+            with timer("align"):
+                landmarks = np.concatenate([f.landmarks for f in faces if len(f)])
+                frames = torch.from_numpy(chunk.frames).to(self.device)
+                crops = align_faces_batch(frames, owner, landmarks)
+            with timer("models"):
+                probs = self.visual(to_model_input(crops)).float().cpu().numpy()
+        k = 0
+        for t, f in zip(chunk.times, faces):
+            ids = tracker.update(float(t), f.boxes)
+            n = len(f)
+            if n:
+                builder.add_frame(float(t), ids, f.scores, f.boxes, probs[k : k + n])
+            k += n
