@@ -6,6 +6,7 @@ import base64
 import filecmp
 import importlib.util
 import io
+import sys
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +28,7 @@ def _load(name: str):
     """A helper module beside this file (tests run with --import-mode=importlib)."""
     spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
