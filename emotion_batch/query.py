@@ -63,7 +63,8 @@ def _table_files(
 ) -> list[str]:
     """The finished Parquet files of one table (hidden temporaries excluded)."""
     if video_ids is not None:  # files are named after the video id: open only those
-        paths = [f"{root}/{table}/{v}.parquet" for v in video_ids]
+        safe = [v for v in video_ids if v and "/" not in v and "\\" not in v and v[0] != "."]
+        paths = [f"{root}/{table}/{v}.parquet" for v in safe]
         return [i.path for i in fs.get_file_info(paths) if i.type == pafs.FileType.File]
     sel = pafs.FileSelector(f"{root}/{table}", allow_not_found=True)
     return sorted(

@@ -29,6 +29,10 @@ def time_axis(index: pd.Index, span_s: int) -> tuple[np.ndarray, str]:
     return x, "time (s)"
 
 
+def x_range(span_s: int) -> list[float]:
+    return [0, span_s / 60 if span_s > 900 else span_s]
+
+
 def to_html(fig: go.Figure, height: int) -> str:
     fig.update_layout(height=height, margin=MARGIN, template="plotly_white",
                       legend=dict(orientation="h", y=1.12, x=0))
@@ -42,12 +46,12 @@ def fused_area(b: pd.DataFrame, span_s: int) -> str:
     for lab in LABELS:
         fig.add_trace(go.Scatter(
             x=x, y=b[f"p_{lab}"].to_numpy(), name=lab, stackgroup="p", mode="lines",
-            line=dict(width=0.5, color=COLORS[lab]), connectgaps=False,
+            line=dict(width=0.5, color=COLORS[lab], shape="hvh"),  # bins are flat steps
             hovertemplate=f"{lab} %{{y:.2f}}<extra></extra>",
         ))
     fig.update_yaxes(range=[0, 1], title="fused p")
     fig.update_layout(legend_traceorder="normal")
-    fig.update_xaxes(title=title)
+    fig.update_xaxes(title=title, range=x_range(span_s))
     return to_html(fig, 260)
 
 
@@ -67,6 +71,7 @@ def experts(b: pd.DataFrame, span_s: int) -> str:
         fig.add_trace(go.Scatter(x=x, y=b[col].to_numpy(), name=col, mode="lines",
                                  line=dict(color=color, width=1)), row=3, col=1)
     fig.update_yaxes(range=[0, 1], row=3, col=1)
+    fig.update_xaxes(range=x_range(span_s))
     fig.update_xaxes(title=title, row=3, col=1)
     return to_html(fig, 420)
 
@@ -82,7 +87,7 @@ def modality(b: pd.DataFrame, span_s: int) -> str:
     fig.add_trace(go.Scatter(x=x, y=b["p_label"].to_numpy(), name="p(label)", mode="lines",
                              line=dict(color="#555", width=1, dash="dot")))
     fig.update_yaxes(title="Shapley value")
-    fig.update_xaxes(title=title)
+    fig.update_xaxes(title=title, range=x_range(span_s))
     return to_html(fig, 240)
 
 

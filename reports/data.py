@@ -116,12 +116,17 @@ def face_order(tl: pd.DataFrame) -> list[int]:
 
 
 def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, float, float]] | None:
-    """Mid-time of the face's highest-score second and its mean box, for a thumbnail."""
+    """Mid-time of the face's best second and its mean box, for a thumbnail.
+
+    The best second is the highest-score one among the seconds where the face is seen in
+    the most analysed frames: a face that leaves the picture mid-second can have a high
+    score there while the middle of that second no longer shows it.
+    """
     boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].dropna()
     scored = face_rows.dropna(subset=["face_score"])
     if boxes.empty or scored.empty:
         return None
-    row = scored.loc[scored["face_score"].idxmax()]
+    row = scored.sort_values(["n_frames", "face_score"], ascending=False).iloc[0]
     t = (float(row["t_start"]) + float(row["t_end"])) / 2
     return t, tuple(float(v) for v in boxes.mean())
 

@@ -40,6 +40,7 @@ class FaceView:
     shares: list[tuple[str, float]]
     thumb: str | None = None
     fused: Markup | None = None
+    fused_note: str | None = None
     experts: Markup | None = None
     experts_note: str | None = None
     modality: Markup | None = None
@@ -97,7 +98,10 @@ def _face_view(face: int, rows: pd.DataFrame, at: pd.DataFrame, span: int, width
     title = "No face (audio-only seconds)" if face == NO_FACE else f"Face {face}"
     fv = FaceView(face, title, len(rows), int(rows["second"].min()), int(rows["second"].max()),
                   emotion_shares(rows))
-    fv.fused = Markup(charts.fused_area(binned_means(rows, P_COLS, width, span), span))
+    if rows[P_COLS].notna().any().any():
+        fv.fused = Markup(charts.fused_area(binned_means(rows, P_COLS, width, span), span))
+    else:
+        fv.fused_note = "no fused probabilities (no face and no audio expert output)"
     if rows[[f"a_{lab}" for lab in LABELS]].notna().any().any():
         fv.experts = Markup(charts.experts(binned_means(rows, EXPERT_COLS, width, span), span))
     else:

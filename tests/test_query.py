@@ -75,8 +75,9 @@ def test_open_results_unknown_video_and_missing_attributions(tmp_path):
     store = ResultStore(str(tmp_path / "r"))
     F.add_video(store, "only", "/x.mp4", seconds=5, explain=False)
     os.rmdir(tmp_path / "r" / "attributions")  # folder may be missing entirely
-    r = open_results(tmp_path / "r", video_ids=["nope"])
-    assert r.timelines.empty and r.videos.empty
+    for ids in (["nope"], ["../videos/only"], ["/etc/passwd"], [".only"]):
+        r = open_results(tmp_path / "r", video_ids=ids)
+        assert r.timelines.empty and r.videos.empty
     r = open_results(tmp_path / "r")
     assert len(r.timelines) == 5 and r.attributions.empty
     assert list(r.attributions.columns) == ATTRIBUTION_SCHEMA.names

@@ -114,3 +114,23 @@ def test_video_page_draws_charts(site, tmp_path, key):
     if key == "b":
         assert v["h1"] == F.XSS_FILE  # the hostile file name is plain text
     _assert_not_blank(load.png, tmp_path / f"{key}.png")
+
+
+def test_harness_catches_errors_dialogs_and_requests(tmp_path):
+    # the checks above can fail: a hostile page trips every one of them
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<!doctype html><html><body><p>x</p>"
+        "<img src=x onerror=\"alert('xss')\">"
+        "<script src=\"https://cdn.example.com/lib.js\"></script>"
+        "<script>console.error('boom'); undefinedFunction();</script>"
+        "</body></html>"
+    )
+    load = cdp.load(page.as_uri(), "document.querySelectorAll('p').length",
+                    "document.readyState === 'complete'")
+    assert load.ready and load.value == 1
+    assert load.dialogs == ["xss"]
+    assert any("boom" in e for e in load.console_errors)
+    assert any("undefinedFunction" in (e or "") for e in load.exceptions)
+    assert any(u.startswith("https://cdn.example.com") for u in load.requests)
+    assert load.log_errors  # the blocked CDN script and missing image are logged
