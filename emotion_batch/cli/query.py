@@ -90,6 +90,7 @@ def query(results, sql, csv_file, json_file, parquet_file, limit):
     The views are `timelines`, `attributions` and `videos`; they join
     USING (video_id, face_id, second). Example:
 
+    \b
       emotion-batch query results "SELECT emotion, count(*) FROM timelines GROUP BY 1"
     """
     from emotion_batch.query import QueryError, run_sql
