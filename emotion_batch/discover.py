@@ -15,18 +15,19 @@ VIDEO_EXTENSIONS = frozenset(
 
 def discover(input_path: str | Path) -> list[str]:
     """A file is taken as given (whatever its extension); a folder is walked recursively
-    for video extensions, skipping hidden entries. Sorted, absolute paths."""
+    for video extensions, skipping hidden entries. Sorted absolute paths; symlinks keep
+    their own names (a dangling one is reported as unreadable, not silently dropped)."""
     p = Path(input_path).expanduser()
-    if not p.exists():
+    if not p.exists() and not p.is_symlink():
         raise FileNotFoundError(f"input not found: {p}")
     if p.is_file():
-        return [str(p.resolve())]
+        return [os.path.abspath(p)]
     found = []
     for root, dirs, files in os.walk(p):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
-                found.append(str(Path(root, name).resolve()))
+                found.append(os.path.abspath(os.path.join(root, name)))  # keep link names
     return sorted(found)
 
 

@@ -1,0 +1,83 @@
+"""`run` end to end through the CLI on test-made videos and every kind of bad input."""
+
+import os
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from emotion_batch.cli import main
+from videogen import make_audio_only, make_video
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inbox")
+    (d / "sub dir").mkdir()
+    make_video(d / "sub dir" / "interview ü 1.mp4", seconds=2.0)
+    good = d / "good.mp4"
+    make_video(good, seconds=3.0, faststart=True)
+    data = good.read_bytes()
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "notes.mkv").write_text("this is not a video\n" * 20)
+    (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    corrupt = bytearray(data)
+    corrupt[32:4032] = os.urandom(4000)  # container header destroyed
+    (d / "corrupt.mp4").write_bytes(bytes(corrupt))
+    make_audio_only(d / "voice.mp4")
+    (d / "dangling.mov").symlink_to(d / "gone.mov")
+    return d
+
+
+def _manifest(out):
+    return pd.concat([pd.read_parquet(p) for p in (out / "videos").glob("*.parquet")]).set_index("path")
+
+
+def test_batch_goes_on_and_every_bad_input_is_a_failed_row(folder, tmp_path):
+    out = tmp_path / "results"
+    r = CliRunner().invoke(main, ["run", str(folder), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 1, r.output
+    m = _manifest(out)
+    status = {os.path.basename(p): s for p, s in m["status"].items()}
+    assert status.pop("good.mp4") == "ok" and status.pop("interview ü 1.mp4") == "ok"
+    errors = {os.path.basename(p): e for p, e in m["error"].items() if isinstance(e, str)}
+    assert status == {n: "failed" for n in ("empty.mp4", "notes.mkv", "voice.mp4", "dangling.mov", "truncated.mp4", "corrupt.mp4")}
+    assert "empty" in errors["empty.mp4"]
+    assert "not a readable media file" in errors["notes.mkv"]
+    assert "no video stream" in errors["voice.mp4"]
+    assert "cannot read the file" in errors["dangling.mov"]
+    assert errors["truncated.mp4"]
+    assert all("\n" not in e for e in errors.values())
+    for name in errors:  # the console names every failure too
+        assert name in r.output
+    assert "FAILED" in r.output and "Analysed 2 video(s)" in r.output and "6 failed" in r.output
+    # the good videos have timelines; the failed ones have none
+    tl = {p.stem for p in (out / "timelines").glob("*.parquet")}
+    assert set(m[m.status == "ok"]["video_id"]) == tl
+
+
+def test_rerun_skips_finished_and_force_redoes(tmp_path):
+    src = tmp_path / "one.mp4"
+    make_video(src, seconds=1.0)
+    out = tmp_path / "res"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", str(src), "--out", str(out), "--no-progress"]).exit_code == 0
+    first = _manifest(out)["finished_at"].iloc[0]
+    r = runner.invoke(main, ["run", str(src), "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0 and "1 already done" in r.output
+    assert _manifest(out)["finished_at"].iloc[0] == first
+    r = runner.invoke(main, ["run", str(src), "--out", str(out), "--no-progress", "--fps", "2"])
+    assert "0 already done" in r.output  # other settings: redone
+    r = runner.invoke(main, ["run", str(src), "--out", str(out), "--no-progress", "--fps", "2", "--force"])
+    assert "Analysed 1 video(s)" in r.output
+    assert len(list((out / "timelines").glob("*.parquet"))) == 1  # same content id: no duplicate
+
+
+def test_bad_option_is_a_usage_error(tmp_path):
+    r = CliRunner().invoke(main, ["run", str(tmp_path), "--fps", "0"])
+    assert r.exit_code == 2 and "--fps" in r.output
+
+
+def test_empty_folder_says_what_to_do(tmp_path):
+    r = CliRunner().invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "no video files found" in r.output

@@ -1,0 +1,58 @@
+"""Shared fixtures: paths to ../shared and small test-made videos (built once per session)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared").resolve()
+SAMPLE_VIDEOS = SHARED / "data" / "videos"
+RAVDESS = SHARED / "data" / "ravdess-speech-16k"
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/videogen.py and friends
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if SAMPLE_VIDEOS.is_dir():
+        return
+    skip = pytest.mark.skip(reason=f"../shared not found at {SHARED}")
+    for item in items:
+        if "shared" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def made_videos(tmp_path_factory):
+    """A face video with audio (uniform 10 fps), a VFR one, and a face-less one."""
+    from videogen import make_video
+
+    d = tmp_path_factory.mktemp("made")
+    vids = {
+        "face": d / "face.mp4",
+        "vfr": d / "vfr.mp4",
+        "noface": d / "noface.mp4",
+        "silent": d / "silent.mp4",
+    }
+    vids_times = {
+        "face": make_video(vids["face"], seconds=3.0, fps=10),
+        "vfr": make_video(vids["vfr"], seconds=3.0, fps=10, vfr=True),
+        "noface": make_video(vids["noface"], seconds=2.0, fps=10, face=False),
+        "silent": make_video(vids["silent"], seconds=2.0, fps=10, audio=None),
+    }
+    return {k: (str(v), vids_times[k]) for k, v in vids.items()}
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    """One VideoAnalyzer (models loaded once) for the whole session, CPU."""
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    return VideoAnalyzer(RunConfig(device="cpu"))

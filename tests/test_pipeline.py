@@ -1,0 +1,73 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from emotion_batch.config import ConfigError
+from emotion_batch.pipeline import VideoAnalyzer, resolve_device
+from emotion_batch.schemas import TIMELINE_SCHEMA
+
+
+def test_face_video_gives_one_track_per_second(analyzer, made_videos):
+    res = analyzer(made_videos["face"][0])
+    assert res.ok, res.error
+    rows = res.timeline.to_pylist()
+    assert res.timeline.schema == TIMELINE_SCHEMA
+    assert [(r["face_id"], r["second"]) for r in rows] == [(0, 0), (0, 1), (0, 2)]
+    assert all(r["n_frames"] == 5 for r in rows)  # 5 analysed fps
+    for r in rows:
+        p = np.array([r[f"p_{k}"] for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")])
+        assert p.sum() == pytest.approx(1.0, abs=1e-4) and r["face_score"] > 0.9
+    assert res.faces_found == 1 and res.face_seconds == 3
+    assert set(res.timings) >= {"decode", "detect", "align", "models", "total"}
+
+
+def test_noface_video_has_only_no_face_rows(analyzer, made_videos):
+    res = analyzer(made_videos["noface"][0])
+    assert res.ok
+    rows = res.timeline.to_pylist()
+    assert [(r["face_id"], r["second"]) for r in rows] == [(-1, 0), (-1, 1)]
+    assert res.faces_found == 0
+
+
+def test_vfr_video(analyzer, made_videos):
+    res = analyzer(made_videos["vfr"][0])
+    assert res.ok
+    rows = res.timeline.to_pylist()
+    assert sorted({r["second"] for r in rows if r["face_id"] == 0}) == [0, 1, 2]
+    # the last frame (t=2.95, shown for 0.15 s) reaches into second 3, which gets a row too
+    assert max(r["second"] for r in rows) == int(res.info.duration_s)
+
+
+def test_segments_give_the_same_rows(analyzer, made_videos):
+    path = made_videos["face"][0]
+    whole = analyzer(path).timeline
+    parts = pa.concat_tables([analyzer(path, start_s=s, end_s=s + 1).timeline for s in range(3)])
+    assert parts.column("second").to_pylist() == whole.column("second").to_pylist()
+    np.testing.assert_allclose(parts.column("p_happy").to_numpy(), whole.column("p_happy").to_numpy(), atol=1e-5)
+
+
+def test_bad_file_is_a_failed_result_not_an_exception(analyzer, tmp_path):
+    p = tmp_path / "junk.mp4"
+    p.write_bytes(b"\x00" * 1000)
+    res = analyzer(str(p))
+    assert res.status == "failed" and "\n" not in res.error and res.timeline is None
+
+
+def test_progress_hook_reports_frames(made_videos):
+    from emotion_batch.config import RunConfig
+
+    seen = []
+    a = VideoAnalyzer(RunConfig(device="cpu", chunk_frames=4), hook=lambda step, art, **kw: seen.append((step, kw)))
+    a(made_videos["face"][0])
+    assert seen and all(s == "frames" for s, _ in seen)
+    assert seen[-1][1]["completed"] <= seen[-1][1]["total"] and len(seen) == 4  # 15 frames / 4
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda")

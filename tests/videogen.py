@@ -1,0 +1,119 @@
+"""Small real videos made by the tests themselves (PyAV encode of a real face photo).
+
+The face is scikit-image's astronaut photo (public domain, NASA), drifting slowly so the
+encoder and tracker see motion. Frame times are exactly the ones asked for, so tests can
+check timestamps end to end, including variable frame rate.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from skimage.data import astronaut
+from skimage.transform import resize
+
+_PHOTO = None
+
+
+def face_photo(height: int) -> np.ndarray:
+    global _PHOTO
+    if _PHOTO is None:
+        _PHOTO = astronaut()
+    img = resize(_PHOTO, (height, height), anti_aliasing=True, preserve_range=True)
+    return img.astype(np.uint8)
+
+
+def frame_times(seconds: float, fps: float, vfr: bool = False) -> np.ndarray:
+    """Uniform times, or (vfr) alternating short and long gaps with the same mean rate."""
+    if not vfr:
+        return np.arange(int(round(seconds * fps))) / fps
+    gaps = np.tile([0.5 / fps, 1.5 / fps], int(seconds * fps))
+    t = np.concatenate([[0.0], np.cumsum(gaps)])
+    return np.round(t[t < seconds - 1e-6], 6)
+
+
+def make_frames(times: np.ndarray, size=(320, 240), face: bool = True) -> list[np.ndarray]:
+    w, h = size
+    photo = face_photo(h) if face else None
+    frames = []
+    for i, _ in enumerate(times):
+        f = np.full((h, w, 3), 96, np.uint8)
+        if photo is not None:
+            x = min(w - h, (i // 2) % max(1, w - h + 1))  # slow horizontal drift
+            f[:, x : x + h] = photo
+        else:
+            f[:] = (np.arange(w)[None, :, None] * 255 // w).astype(np.uint8)  # a plain gradient
+        frames.append(f)
+    return frames
+
+
+def tone(seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def make_video(
+    path: str | Path,
+    seconds: float = 3.0,
+    fps: float = 10.0,
+    size=(320, 240),
+    face: bool = True,
+    audio: np.ndarray | None | str = "tone",
+    audio_rate: int = 16000,
+    vfr: bool = False,
+    times: np.ndarray | None = None,
+    faststart: bool = False,
+) -> np.ndarray:
+    """Encode an H.264 (+ AAC) file; returns the frame times written."""
+    path = str(path)
+    times = frame_times(seconds, fps, vfr) if times is None else np.asarray(times)
+    if isinstance(audio, str):
+        audio = tone(seconds, audio_rate)
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(path, "w", options=options) as out:
+        vs = out.add_stream("libx264", rate=int(round(fps)))
+        vs.width, vs.height = size
+        vs.pix_fmt = "yuv420p"
+        vs.time_base = Fraction(1, 1000)
+        vs.codec_context.time_base = Fraction(1, 1000)
+        vs.options = {"preset": "ultrafast", "g": "10", "bf": "0"}
+        ast = None
+        if audio is not None:
+            ast = out.add_stream("aac", rate=audio_rate, layout="mono")
+        for t, img in zip(times, make_frames(times, size, face)):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts = int(round(t * 1000))
+            frame.time_base = Fraction(1, 1000)
+            for pkt in vs.encode(frame):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+        if ast is not None:
+            n = 1024
+            for i in range(0, len(audio), n):
+                block = audio[i : i + n]
+                af = av.AudioFrame.from_ndarray(block[None, :].astype(np.float32), format="flt", layout="mono")
+                af.sample_rate = audio_rate
+                af.pts = i
+                af.time_base = Fraction(1, audio_rate)
+                for pkt in ast.encode(af):
+                    out.mux(pkt)
+            for pkt in ast.encode():
+                out.mux(pkt)
+    return times
+
+
+def make_audio_only(path: str | Path, seconds: float = 2.0, rate: int = 16000) -> None:
+    with av.open(str(path), "w", format="mp4") as out:
+        ast = out.add_stream("aac", rate=rate, layout="mono")
+        audio = tone(seconds, rate)
+        for i in range(0, len(audio), 1024):
+            af = av.AudioFrame.from_ndarray(audio[None, i : i + 1024], format="flt", layout="mono")
+            af.sample_rate, af.pts, af.time_base = rate, i, Fraction(1, rate)
+            for pkt in ast.encode(af):
+                out.mux(pkt)
+        for pkt in ast.encode():
+            out.mux(pkt)
