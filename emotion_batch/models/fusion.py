@@ -1,0 +1,194 @@
+"""Reliability-gated fusion of the visual and audio experts (weighted product of experts).
+
+Each expert gets a reliability in (0, 1) from what is known about its input at that second:
+
+    r_v = sigmoid(a_v + b_score * (logit(face_score) - logit(0.99)) + b_size * log(face_size_px / 64))
+    r_a = sigmoid(a_a + b_speech * logit(speech))
+
+and the two are normalised to weights ``w_v = r_v / (r_v + r_a)``, ``w_a = 1 - w_v``. The fused
+distribution is the weighted log-linear pool (geometric mean) of the expert distributions:
+
+    fused = softmax(w_v * log p_visual + w_a * log p_audio)
+
+A missing modality is handled exactly, by selection rather than by a limit:
+
+- no face (``has_face`` False): ``fused == p_audio``, ``w_visual = 0``, ``w_audio = 1``;
+- no audio, or speech below ``min_speech``: ``fused == p_visual``, ``w_visual = 1``, ``w_audio = 0``;
+- neither: ``fused`` uniform (1/7 each), both weights 0.
+
+``face_size_px`` is the side of the face box (sqrt of its width x height, full-resolution
+pixels); ``speech`` the voice-activity fraction of the second (``emotion_batch.audio``).
+Default parameters (``weights/fusion_default.json``) come from the experts' measured accuracies:
+``a_v`` and ``a_a`` are the log-odds of each expert's accuracy (visual: 66 % on FER2013 as
+published; audio: validation accuracy on held-out RAVDESS actors). See MODEL_CARD.md (## Fusion).
+``emotion_batch.training.train_fusion.fit_fusion`` fits them on labelled audio-visual clips.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from emotion_batch.labels import N_LABELS
+
+DEFAULT_PARAMS_PATH = Path(__file__).resolve().parent / "weights" / "fusion_default.json"
+PROB_FLOOR = 1e-6  # expert probabilities are clamped here before the log
+REF_SCORE = 0.99
+REF_SIZE_PX = 64.0
+
+
+@dataclass
+class FusionParams:
+    a_v: float = math.log(0.66 / 0.34)  # visual reliability bias (log-odds of its accuracy)
+    b_score: float = 0.5  # per unit of detection-score logit above logit(0.99)
+    b_size: float = 0.5  # per unit of log(face side / 64 px)
+    a_a: float = 0.0  # audio reliability bias (log-odds of its accuracy)
+    b_speech: float = 1.0  # per unit of speech-fraction logit
+    min_speech: float = 0.1  # below this voice-activity fraction audio counts as absent
+
+    @classmethod
+    def from_accuracies(cls, visual_acc: float, audio_acc: float, **kw) -> "FusionParams":
+        return cls(a_v=math.log(visual_acc / (1 - visual_acc)), a_a=math.log(audio_acc / (1 - audio_acc)), **kw)
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PARAMS_PATH) -> "FusionParams":
+        d = json.loads(Path(path).read_text())
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in d["params"].items() if k in names})
+
+    def save(self, path: str | Path, **provenance) -> None:
+        Path(path).write_text(json.dumps({"params": asdict(self), **provenance}, indent=2) + "\n")
+
+
+class FusionOutput(NamedTuple):
+    fused: torch.Tensor  # (N, 7)
+    visual: torch.Tensor  # (N, 7), NaN rows where there is no face
+    audio: torch.Tensor  # (N, 7), NaN rows where there is no audio
+    w_visual: torch.Tensor  # (N,)
+    w_audio: torch.Tensor  # (N,)
+
+
+def _logit(p: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    p = p.clamp(eps, 1 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+def _vec(x, n: int, dtype=torch.float32) -> torch.Tensor:
+    t = torch.as_tensor(x, dtype=dtype)
+    return t.expand(n).clone() if t.ndim == 0 else t.reshape(n)
+
+
+class FusionModel(nn.Module):
+    """Visual expert + audio expert + reliability gate. ``params`` holds the gate's scalars as
+    trainable ``nn.Parameter``s (``fit_fusion`` optimises them); the experts are frozen."""
+
+    def __init__(self, visual_model: nn.Module | None, audio_model: nn.Module | None, params: FusionParams | None = None):
+        super().__init__()
+        self.visual_model = visual_model
+        self.audio_model = audio_model
+        p = params or FusionParams()
+        self.a_v = nn.Parameter(torch.tensor(p.a_v))
+        self.b_score = nn.Parameter(torch.tensor(p.b_score))
+        self.b_size = nn.Parameter(torch.tensor(p.b_size))
+        self.a_a = nn.Parameter(torch.tensor(p.a_a))
+        self.b_speech = nn.Parameter(torch.tensor(p.b_speech))
+        self.min_speech = float(p.min_speech)
+
+    @property
+    def params(self) -> FusionParams:
+        return FusionParams(
+            a_v=self.a_v.item(), b_score=self.b_score.item(), b_size=self.b_size.item(),
+            a_a=self.a_a.item(), b_speech=self.b_speech.item(), min_speech=self.min_speech,
+        )
+
+    def weights(self, face_score, face_size_px, speech, has_face, has_audio) -> tuple[torch.Tensor, torch.Tensor]:
+        """(w_visual, w_audio), each (N,), for the given reliability cues and presence masks."""
+        has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
+        n = has_face.shape[0]
+        speech = _vec(speech, n)
+        audio_ok = _vec(has_audio, n, torch.bool) & (speech >= self.min_speech)
+        score = torch.nan_to_num(_vec(face_score, n), nan=REF_SCORE)
+        size = torch.nan_to_num(_vec(face_size_px, n), nan=REF_SIZE_PX).clamp(min=1.0)
+        g_v = self.a_v + self.b_score * (_logit(score) - math.log(REF_SCORE / (1 - REF_SCORE))) \
+            + self.b_size * torch.log(size / REF_SIZE_PX)
+        g_a = self.a_a + self.b_speech * _logit(speech)
+        r_v, r_a = torch.sigmoid(g_v), torch.sigmoid(g_a)
+        both_w = r_v / (r_v + r_a)
+        zero, one = torch.zeros_like(both_w), torch.ones_like(both_w)
+        w_v = torch.where(has_face & audio_ok, both_w, torch.where(has_face, one, zero))
+        w_a = torch.where(has_face & audio_ok, 1 - both_w, torch.where(audio_ok, one, zero))
+        return w_v, w_a
+
+    def fuse_probs(self, v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio) -> FusionOutput:
+        """Fuse precomputed expert probabilities (rows of an absent modality are ignored, may be NaN)."""
+        v = torch.as_tensor(v_probs, dtype=torch.float32).reshape(-1, N_LABELS)
+        a = torch.as_tensor(a_probs, dtype=torch.float32).reshape(-1, N_LABELS)
+        n = v.shape[0]
+        has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
+        has_audio = _vec(has_audio, n, torch.bool)
+        w_v, w_a = self.weights(face_score, face_size_px, speech, has_face, has_audio)
+        audio_ok = has_audio & (_vec(speech, n) >= self.min_speech)
+        uniform = torch.full_like(v, 1.0 / N_LABELS)
+        v_safe = torch.where(has_face[:, None], torch.nan_to_num(v, nan=1.0 / N_LABELS), uniform)
+        a_safe = torch.where(audio_ok[:, None], torch.nan_to_num(a, nan=1.0 / N_LABELS), uniform)
+        pooled = torch.softmax(
+            w_v[:, None] * torch.log(v_safe.clamp(min=PROB_FLOOR))
+            + w_a[:, None] * torch.log(a_safe.clamp(min=PROB_FLOOR)),
+            dim=1,
+        )
+        fused = torch.where(
+            (has_face & audio_ok)[:, None],
+            pooled,
+            torch.where(has_face[:, None], v_safe, torch.where(audio_ok[:, None], a_safe, uniform)),
+        )
+        nan = torch.full_like(v, float("nan"))
+        # The expert outputs are reported wherever their input exists (audio even when its
+        # speech fraction is too low to be used): the timeline shows what each expert said.
+        return FusionOutput(
+            fused=fused,
+            visual=torch.where(has_face[:, None], v, nan),
+            audio=torch.where(has_audio[:, None], a, nan),
+            w_visual=w_v,
+            w_audio=w_a,
+        )
+
+    def forward(self, face_crops, logmel, face_score, face_size_px, speech, has_face, has_audio) -> FusionOutput:
+        """Run the experts on the rows that have their modality, then ``fuse_probs``.
+
+        face_crops (N, 1, 64, 64) or None; logmel (N, 64, frames) or None; rows whose mask is
+        False are never passed to the expert (their input may hold anything).
+        """
+        has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
+        n = has_face.shape[0]
+        has_audio = _vec(has_audio, n, torch.bool)
+        if face_crops is None:
+            has_face = torch.zeros(n, dtype=torch.bool)
+        if logmel is None:
+            has_audio = torch.zeros(n, dtype=torch.bool)
+        v = torch.full((n, N_LABELS), float("nan"))
+        a = torch.full((n, N_LABELS), float("nan"))
+        with torch.no_grad():
+            if has_face.any():
+                v[has_face] = self.visual_model(face_crops[has_face]).float().cpu()
+            if has_audio.any():
+                a[has_audio] = self.audio_model(logmel[has_audio]).float().cpu()
+        return self.fuse_probs(v, a, face_score, face_size_px, speech, has_face, has_audio)
+
+
+def fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
+               params: FusionParams | None = None) -> FusionOutput:
+    """Functional form for callers without the experts (pipeline batching, explainer masking)."""
+    model = FusionModel(None, None, params or load_default_params())
+    with torch.no_grad():
+        return model.fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio)
+
+
+def load_default_params() -> FusionParams:
+    """The committed defaults if present, else the dataclass defaults."""
+    return FusionParams.load() if DEFAULT_PARAMS_PATH.exists() else FusionParams()

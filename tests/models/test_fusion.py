@@ -1,0 +1,146 @@
+"""Reliability-gated fusion: exact missing-modality behaviour, weight invariants, batching."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from emotion_batch.labels import N_LABELS
+from emotion_batch.models.fusion import (
+    DEFAULT_PARAMS_PATH,
+    FusionModel,
+    FusionOutput,
+    FusionParams,
+    fuse_probs,
+    load_default_params,
+)
+
+
+def _probs(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(n, N_LABELS, generator=g) * 2, dim=1)
+
+
+def _cues(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return dict(
+        face_score=0.8 + 0.2 * torch.rand(n, generator=g),
+        face_size_px=20 + 200 * torch.rand(n, generator=g),
+        speech=torch.rand(n, generator=g),
+    )
+
+
+@pytest.fixture
+def fusion():
+    return FusionModel(None, None, FusionParams(a_v=0.66, a_a=0.5))
+
+
+def test_both_present_weights_in_unit_interval_and_sum_to_one(fusion):
+    n = 64
+    c = _cues(n)
+    c["speech"] = 0.2 + 0.8 * c["speech"]
+    out = fusion.fuse_probs(_probs(n, 1), _probs(n, 2), **c, has_face=torch.ones(n, dtype=torch.bool),
+                            has_audio=torch.ones(n, dtype=torch.bool))
+    assert isinstance(out, FusionOutput)
+    assert ((out.w_visual > 0) & (out.w_visual < 1)).all()
+    assert torch.allclose(out.w_visual + out.w_audio, torch.ones(n))
+    assert torch.allclose(out.fused.sum(dim=1), torch.ones(n), atol=1e-5)
+    # the geometric pool lies between the experts: where they agree on a label, so does it
+    v = torch.eye(N_LABELS)[[3]] * 0.9 + 0.1 / N_LABELS
+    one = fusion.fuse_probs(v, v, 0.99, 64.0, 1.0, [True], [True])
+    assert torch.allclose(one.fused, v, atol=1e-5)
+
+
+def test_no_face_gives_exactly_the_audio_expert(fusion):
+    n = 16
+    a = _probs(n, 3)
+    v = torch.full((n, N_LABELS), float("nan"))  # no face: whatever sits there is ignored
+    c = _cues(n)
+    c["speech"] = torch.ones(n)
+    out = fusion.fuse_probs(v, a, **c, has_face=torch.zeros(n, dtype=torch.bool), has_audio=torch.ones(n, dtype=torch.bool))
+    assert torch.equal(out.fused, a)
+    assert torch.equal(out.w_visual, torch.zeros(n)) and torch.equal(out.w_audio, torch.ones(n))
+    assert torch.isnan(out.visual).all() and torch.equal(out.audio, a)
+
+
+@pytest.mark.parametrize("case", ["no audio", "no speech"])
+def test_no_audio_or_no_speech_gives_exactly_the_visual_expert(fusion, case):
+    n = 16
+    v = _probs(n, 4)
+    a = _probs(n, 5)
+    c = _cues(n)
+    has_audio = torch.zeros(n, dtype=torch.bool) if case == "no audio" else torch.ones(n, dtype=torch.bool)
+    if case == "no speech":
+        c["speech"] = torch.zeros(n)
+    out = fusion.fuse_probs(v, a, **c, has_face=torch.ones(n, dtype=torch.bool), has_audio=has_audio)
+    assert torch.equal(out.fused, v)
+    assert torch.equal(out.w_visual, torch.ones(n)) and torch.equal(out.w_audio, torch.zeros(n))
+
+
+def test_neither_modality_is_uniform_with_zero_weights(fusion):
+    out = fusion.fuse_probs(_probs(2, 6), _probs(2, 7), [0.9, 0.9], [50, 50], [0, 0], [False, False], [False, False])
+    assert torch.allclose(out.fused, torch.full((2, N_LABELS), 1 / N_LABELS))
+    assert (out.w_visual == 0).all() and (out.w_audio == 0).all()
+
+
+def test_batch_equals_single_and_mixed_rows(fusion):
+    n = 12
+    v, a, c = _probs(n, 8), _probs(n, 9), _cues(n, 3)
+    has_face = torch.tensor([True, False, True] * 4)
+    has_audio = torch.tensor([True, True, False, False] * 3)
+    batch = fusion.fuse_probs(v, a, **c, has_face=has_face, has_audio=has_audio)
+    for i in range(n):
+        one = fusion.fuse_probs(v[i : i + 1], a[i : i + 1], c["face_score"][i], c["face_size_px"][i], c["speech"][i],
+                                has_face[i : i + 1], has_audio[i : i + 1])
+        assert torch.allclose(one.fused[0], batch.fused[i], atol=1e-6)
+        assert torch.allclose(one.w_visual[0], batch.w_visual[i])
+
+
+def test_reliability_cues_move_the_weights(fusion):
+    base = dict(has_face=[True], has_audio=[True])
+    w = lambda **k: float(fusion.weights(**{**dict(face_score=0.99, face_size_px=64.0, speech=0.8), **k}, **base)[0].detach())
+    assert w(face_size_px=20.0) < w() < w(face_size_px=200.0)
+    assert w(face_score=0.90) < w()
+    assert w(speech=1.0) < w(speech=0.3)  # more speech -> more weight on audio
+
+
+class _Const(nn.Module):
+    """A stand-in expert returning fixed probabilities (one row per input)."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+        self.seen = 0
+
+    def forward(self, x):
+        self.seen += x.shape[0]
+        return self.p.expand(x.shape[0], -1)
+
+
+def test_forward_runs_experts_only_on_present_rows():
+    pv, pa = _probs(1, 10), _probs(1, 11)
+    fm = FusionModel(_Const(pv), _Const(pa), FusionParams())
+    has_face = torch.tensor([True, False, True])
+    has_audio = torch.tensor([False, True, True])
+    out = fm(torch.zeros(3, 1, 64, 64), torch.zeros(3, 64, 200), torch.full((3,), 0.99), torch.full((3,), 64.0),
+             torch.ones(3), has_face, has_audio)
+    assert fm.visual_model.seen == 2 and fm.audio_model.seen == 2
+    assert torch.equal(out.fused[0], pv[0]) and torch.equal(out.fused[1], pa[0])
+    assert 0 < out.w_visual[2] < 1
+    none = fm(None, None, torch.ones(3), torch.ones(3), torch.ones(3), has_face, has_audio)
+    assert (none.w_visual == 0).all() and (none.w_audio == 0).all()
+
+
+def test_default_params_file_matches_the_rule():
+    assert DEFAULT_PARAMS_PATH.exists()
+    d = json.loads(DEFAULT_PARAMS_PATH.read_text())
+    p = load_default_params()
+    src = d["derived_from"]
+    assert p.a_v == pytest.approx(np.log(src["visual_accuracy"] / (1 - src["visual_accuracy"])))
+    assert p.a_a == pytest.approx(np.log(src["audio_accuracy"] / (1 - src["audio_accuracy"])))
+    out = fuse_probs(_probs(1, 1), _probs(1, 2), 0.99, 64.0, 1.0, [True], [True])
+    assert 0 < float(out.w_visual[0]) < 1
