@@ -184,9 +184,8 @@ def resample_samples(samples: Sequence[tuple[float, float]], grid_t: np.ndarray,
     if len(samples) < 2:
         return out
     t, v = np.asarray(samples, np.float64).T
-    pos = np.searchsorted(t, grid_t)
-    ok = (pos > 0) & (pos < len(t))
-    ok[ok] &= (t[pos[ok]] - t[pos[ok] - 1]) <= max_gap_s
+    pos = np.clip(np.searchsorted(t, grid_t, side="right"), 1, len(t) - 1)
+    ok = (grid_t >= t[0]) & (grid_t <= t[-1]) & ((t[pos] - t[pos - 1]) <= max_gap_s)
     out[ok] = np.interp(grid_t[ok], t, v)
     return out
 
