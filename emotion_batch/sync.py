@@ -152,23 +152,31 @@ class MotionAccumulator:
         self.dts: list[float] = []
 
     def add(self, times: np.ndarray, frames: np.ndarray) -> None:
-        gray = frames.astype(np.float32) @ _LUMA
-        if self.prev is not None:
-            times, gray = np.concatenate([[self.prev[0]], times]), np.concatenate([self.prev[1][None], gray])
-        h, w = gray.shape[1:]
-        for fid, (t_obs, boxes) in self.tracks.items():
-            bx = interpolate_boxes(t_obs, boxes, times[1:]) * self.scale
-            for k, b in enumerate(bx, start=1):
-                if not np.isfinite(b).all():
-                    continue
-                x0, y0 = max(0, int(round(b[0]))), max(0, int(round(b[1])))
-                x1, y1 = min(w, int(round(b[2]))), min(h, int(round(b[3])))
-                if x1 - x0 < 2 or y1 - y0 < 2:
-                    continue
-                m = float(np.abs(gray[k, y0:y1, x0:x1] - gray[k - 1, y0:y1, x0:x1]).mean())
-                self.samples[fid].append(((times[k] + times[k - 1]) / 2, m))
+        times = np.asarray(times, np.float64)
+        if self.prev is not None:  # the last frame of the previous chunk pairs with the first here
+            times, frames = np.concatenate([[self.prev[0]], times]), np.concatenate([self.prev[1][None], frames])
         self.dts.extend(np.diff(times).tolist())
-        self.prev = (float(times[-1]), gray[-1])
+        self.prev = (float(times[-1]), frames[-1].copy())
+        h, w = frames.shape[1:3]
+        boxes = {}
+        for fid, (t_obs, obs) in self.tracks.items():
+            bx = np.round(interpolate_boxes(t_obs, obs, times[1:]) * self.scale)
+            ok = np.isfinite(bx).all(1)
+            bx[ok] = np.clip(bx[ok], 0, [w, h, w, h])
+            boxes[fid] = (bx, ok & (bx[:, 2] - bx[:, 0] >= 2) & (bx[:, 3] - bx[:, 1] >= 2))
+        live = [b[ok] for b, ok in boxes.values() if ok.any()]
+        if not live:
+            return
+        # Luma only inside the union of this chunk's boxes: frames are mostly not mouth.
+        allb = np.concatenate(live).astype(np.int64)
+        x0, y0, x1, y1 = allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()
+        gray = frames[:, y0:y1, x0:x1].astype(np.float32) @ _LUMA
+        diff = np.abs(gray[1:] - gray[:-1])
+        mid = (times[1:] + times[:-1]) / 2
+        for fid, (bx, ok) in boxes.items():
+            for k in np.flatnonzero(ok):
+                a, b, c, d = (bx[k] - [x0, y0, x0, y0]).astype(np.int64)
+                self.samples[fid].append((float(mid[k]), float(diff[k, b:d, a:c].mean())))
 
     def frame_period(self) -> float:
         return float(np.median(self.dts)) if self.dts else 1 / 25
