@@ -12,7 +12,7 @@ Signals (both on one uniform grid of ``RATE_HZ`` = 100 Hz, absolute container ti
   video's full frame rate capped at ``MAX_MOTION_FPS`` = 30 (at 60-120 fps the change between
   frames is below sensor noise). Each difference is placed at the midpoint of its two frames and
   linearly interpolated onto the grid. Frames are decoded downscaled (decord resizes in ffmpeg);
-  nothing but the box pixels is used.
+  nothing but the box pixels is used (luma inside the union of the chunk's boxes).
 * audio: the same kind of quantity from sound: the compressed (square-root) speech-band RMS
   envelope e(t) in 20 ms windows, and |e(t + T/2) - e(t - T/2)| with T the video frame period
   (mouth motion is a change of opening, so it pairs with a change of loudness, not loudness
@@ -36,15 +36,18 @@ Fallback: no face track, silent or steady audio, a static mouth, or aligned corr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import av
 import decord
 import numpy as np
 from dtaidistance import dtw
 from scipy import signal as sps
 
-from emotion_batch.media import AudioClip, sample_indices
+from emotion_batch.media import AudioClip, read_audio, sample_indices
 
 RATE_HZ = 100.0
 MAX_MOTION_FPS = 30.0
@@ -109,7 +112,7 @@ def interpolate_boxes(t_obs: np.ndarray, boxes: np.ndarray, times: np.ndarray, m
     return out
 
 
-def open_downscaled(path: str, min_mouth_px: float | None = None, max_side: int = 480):
+def open_downscaled(path: str, min_mouth_px: float | None = None, max_side: int = 256):
     """A decord reader whose frames are resized in the decoder: longest side `max_side`, enlarged
     (up to full size) so the smallest mouth box stays >= 24 px wide. Returns (reader, scale,
     frame start times)."""
@@ -406,6 +409,27 @@ def speaker_scores(face_signals: Mapping[int, np.ndarray], audio_sig: np.ndarray
     return out
 
 
+class _Clock:
+    """Wall and CPU seconds per named step (CPU time is robust to other processes on the machine)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - w
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c
+
+    def totals(self, wall: float, cpu: float) -> dict[str, float]:
+        d, dc = self.wall.get("decode", 0.0), self.cpu.get("decode", 0.0)
+        return {"decode_s": d, "align_s": wall - d, "decode_cpu_s": dc, "align_cpu_s": cpu - dc}
+
+
 class TrackLog:
     """Mouth boxes per face track at the analysis rate, collected in the pipeline's chunk loop:
     ``log.add(t, ids, frame_faces.landmarks)`` for every analysed frame."""
@@ -434,6 +458,7 @@ class SyncAnalysis:
     result: SyncResult
     speaking: dict[int, dict[int, float]]  # face_id -> {second: score in [0, 1]}, analysed seconds only
     windows: list[tuple[float, float]]  # video stretches whose frames were decoded at full rate
+    timings: dict[str, float] = field(default_factory=dict)  # decode_s / align_s: wall, *_cpu_s: CPU
 
     def speaking_score(self, face_id: int, second: int) -> float | None:
         return self.speaking.get(face_id, {}).get(second)
@@ -458,52 +483,82 @@ def choose_windows(duration: float, coverage: np.ndarray, window_s: float, max_w
     return out
 
 
-def analyze_sync(path: str, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], audio: AudioClip | None,
+def analyze_sync(path: str, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], audio: AudioClip | None = None,
                  max_shift_s: float = 1.0, window_s: float = 20.0, max_windows: int | None = 8,
                  segment_s: float = 10.0, min_confidence: float = 0.3, duration_s: float | None = None) -> SyncAnalysis:
     """A/V offset of one video plus per-second speaking scores of its face tracks.
 
     tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``).
-    audio: the whole file's audio (``media.read_audio(path)``) or None. Frames are decoded at full
-    rate (<= 30 fps), downscaled, in chunks of 32, only inside the chosen windows (all of a video
-    up to window_s * max_windows long; else max_windows windows spread over it), so memory is
-    bounded by one chunk plus the 100 Hz signals of the windows, and the decode cost by
-    window_s * max_windows seconds of video.
+    audio: the file's audio if already decoded (``media.read_audio(path)``); with None each window's
+    audio (+- max_shift_s) is read from `path` (no audio stream -> container fallback), which keeps
+    memory bounded for hour-long files. Frames are decoded at full rate (<= 30 fps), downscaled, in
+    chunks of 32, only inside the chosen windows: all of a video up to window_s * max_windows
+    long, else max_windows windows spread over it (one per equal part, where faces and sound
+    overlap most). A 20 s window holds ~50 syllables, plenty for a +-1 s DTW band; spreading 8 of
+    them still measures drift over the whole file, while the extra decode is capped at 160 s of
+    video whatever the length (max_windows=None: every window, e.g. to get speaking scores
+    everywhere). Memory: one chunk of small frames plus 100 Hz signals of the windows.
     """
-    if audio is None or len(audio.samples) == 0:
+    t_start, c_start = time.perf_counter(), time.process_time()
+    if audio is not None and len(audio.samples) == 0:
+        audio = None
+    if audio is None and not _has_audio(path):
         return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
     tracks = {k: v for k, v in tracks.items() if len(v[0]) >= 2}
     if not tracks:
         return SyncAnalysis(SyncResult.container("no face track"), {}, [])
-    env = AudioEnvelope(audio)
-    t_end = max(float(v[0][-1]) for v in tracks.values())
-    duration = duration_s if duration_s is not None else t_end + 1.0
+    whole = AudioEnvelope(audio) if audio is not None else None
+    duration = duration_s if duration_s is not None else max(float(v[0][-1]) for v in tracks.values()) + 0.5
     sec = np.arange(int(np.ceil(duration)))
-    loud = env.rms(sec + 0.5) > _SILENT_RMS  # coarse: the 20 ms around each mid-second
-    rms_s = np.array([env.rms(s + np.arange(0.05, 1.0, 0.1)).mean() for s in sec]) if len(sec) else np.zeros(0)
-    face = np.zeros(len(sec))
+    cover = np.zeros(len(sec))
     for t_obs, _ in tracks.values():
-        face[np.clip(t_obs.astype(int), 0, len(sec) - 1)] = 1.0
-    windows = choose_windows(duration, face * ((rms_s > _SILENT_RMS) | loud), window_s, max_windows)
+        cover[np.clip(t_obs.astype(int), 0, len(sec) - 1)] = 1.0
+    if whole is not None:  # prefer seconds with sound (mean of ten 20 ms RMS values per second)
+        cover *= whole.rms(sec[:, None] + np.arange(0.05, 1.0, 0.1)).mean(1) > _SILENT_RMS
+    windows = choose_windows(duration, cover, window_s, max_windows)
     widths = [float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()]
-    vr, scale, starts = open_downscaled(path, min(widths))
+    clock = _Clock()
+    with clock("decode"):
+        vr, scale, starts = open_downscaled(path, min(widths))
     pieces: dict[int, list] = {k: [] for k in tracks}
     audio_pieces = []
+    pad = max_shift_s + 0.2
     for w0, w1 in windows:
         acc = MotionAccumulator(tracks, scale)
-        for times, frames in iter_window_frames(vr, starts, w0, w1):
-            acc.add(times, frames)
+        it = iter_window_frames(vr, starts, w0, w1)
+        while True:
+            with clock("decode"):
+                item = next(it, None)
+            if item is None:
+                break
+            acc.add(*item)
         grid = uniform_grid(w0, w1)
         if len(grid) < 2:
             continue
+        if whole is None:
+            with clock("decode"):
+                clip = read_audio(path, max(0.0, w0 - pad), w1 + pad)
+            env = AudioEnvelope(clip)
+        else:
+            env = whole
         period = acc.frame_period()
-        a = env.activity(grid, period)
-        audio_pieces.append((grid, a, period))
+        audio_pieces.append((grid, env.activity(grid, period), period, env))
         for fid in tracks:
             pieces[fid].append((grid, acc.signal(fid, grid)))
     del vr
+    result = _sync_from_pieces(tracks, windows, pieces, audio_pieces, max_shift_s, segment_s, min_confidence)
+    result.timings = clock.totals(time.perf_counter() - t_start, time.process_time() - c_start)
+    return result
+
+
+def _has_audio(path: str) -> bool:
+    with av.open(path) as c:
+        return bool(c.streams.audio)
+
+
+def _sync_from_pieces(tracks, windows, pieces, audio_pieces, max_shift_s, segment_s, min_confidence) -> SyncAnalysis:
     # Information checks in physical units, before z-normalisation hides them.
-    if not any(np.nanmax(np.nan_to_num(env.rms(g), nan=0.0)) > _SILENT_RMS for g, _, _ in audio_pieces):
+    if not any(np.nanmax(np.nan_to_num(env.rms(g), nan=0.0)) > _SILENT_RMS for g, _, _, env in audio_pieces):
         return SyncAnalysis(SyncResult.container("silent audio"), {}, windows)
     moving = {fid: any(np.isfinite(v).sum() > 10 and np.nanpercentile(v, 95) - np.nanmedian(v) > _STATIC_MOTION
                        for _, v in p) for fid, p in pieces.items()}
@@ -511,14 +566,14 @@ def analyze_sync(path: str, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]],
         return SyncAnalysis(SyncResult.container("static mouth (no visible speech motion)"), {}, windows)
     best: SyncResult | None = None
     for fid in (f for f, m in moving.items() if m):
-        r = estimate_offset_pieces([(g, v, a) for (g, v), (_, a, _) in zip(pieces[fid], audio_pieces)],
+        r = estimate_offset_pieces([(g, v, a) for (g, v), (_, a, _, _) in zip(pieces[fid], audio_pieces)],
                                    RATE_HZ, max_shift_s, segment_s, min_confidence)
         r.speaker = fid if r.method != "container" else None
         if best is None or r.confidence > best.confidence:
             best = r
     speaking: dict[int, dict[int, float]] = {k: {} for k in tracks}
     if best.method != "container":
-        for (grid, a, period), *face_p in zip(audio_pieces, *pieces.values()):
+        for (grid, _, period, env), *face_p in zip(audio_pieces, *pieces.values()):
             aligned = env.activity(best.audio_time(grid), period)
             sc = speaker_scores({fid: v for fid, (_, v) in zip(pieces, face_p)}, aligned, RATE_HZ, float(grid[0]))
             for fid, d in sc.items():

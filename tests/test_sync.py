@@ -248,8 +248,17 @@ def test_no_audio_stream(tmp_path, tf, videos):
     p = tmp_path / "mute.mp4"
     tf.write_mp4(p, tf.make_frames(np.zeros(10)), None)
     assert media.read_audio(str(p)) is None
-    r = sync.analyze_sync(str(p), videos[1], None).result
+    r = sync.analyze_sync(str(p), videos[1], None).result  # None: read per window from the file
     assert r.method == "container" and "no audio" in r.reason
+
+
+@pytest.mark.shared
+def test_audio_read_per_window_gives_the_same_offset(videos):
+    out, tracks = videos
+    path, _ = out[0.3]
+    whole = sync.analyze_sync(path, tracks, media.read_audio(path)).result
+    windowed = sync.analyze_sync(path, tracks, None, window_s=4.0).result  # 3 windows, audio read per window
+    assert windowed.method == "dtw" and abs(windowed.offset_s - whole.offset_s) < 0.005
 
 
 @pytest.mark.shared
@@ -257,7 +266,7 @@ def test_two_faces_speaker_is_the_one_in_sync(tmp_path, tf, speech, other_speech
     """Left face mouths the soundtrack, right face mouths other speech: the left one is the speaker."""
     p = tmp_path / "pair.mp4"
     tf.make_talking_video(p, speech, offset_s=0.12, layout="pair", other_speech=other_speech)
-    tracks = detect_tracks(detector, str(p))
+    tracks = detect_tracks(detector, str(p), fps=1.0)
     assert len(tracks) == 2
     left = min(tracks, key=lambda k: tracks[k][1][:, 0].mean())
     right = max(tracks, key=lambda k: tracks[k][1][:, 0].mean())
