@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from emotion_batch.audio import SAMPLE_RATE, log_mel
+from emotion_batch.audio import SAMPLE_RATE, audio_window, log_mel, speech_fraction, voice_activity
 from emotion_batch.labels import LABELS, N_LABELS
 
 
@@ -124,3 +124,24 @@ def predict_clips(model: torch.nn.Module, waves: list[np.ndarray], window_s: flo
 def predict_clip(model: torch.nn.Module, wave: np.ndarray, window_s: float = 2.0, hop_s: float = 0.5) -> np.ndarray:
     """(7,) mean of the audio expert's window probabilities over one clip."""
     return predict_clips(model, [wave], window_s, hop_s)[0]
+
+
+@torch.no_grad()
+def per_second_report(model: torch.nn.Module, waves: list[np.ndarray], labels: list[int], min_speech: float = 0.1,
+                      window_s: float = 2.0, batch: int = 256) -> Report:
+    """Metrics of single windows as the pipeline uses them: one ``window_s`` window centred on
+    each second's middle (second + 0.5), kept where that second's speech fraction >= min_speech;
+    every kept second counts once, labelled with its clip's label."""
+    model.eval()
+    windows, ys = [], []
+    for wave, y in zip(waves, labels):
+        act = voice_activity(wave)
+        for s in range(int(np.ceil(len(wave) / SAMPLE_RATE))):
+            if speech_fraction(act, s, s + 1) >= min_speech:
+                windows.append(audio_window(wave, s + 0.5, window_s))
+                ys.append(y)
+    if not windows:
+        return classification_report(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    flat = np.stack(windows)
+    probs = np.concatenate([model(log_mel(torch.from_numpy(flat[i : i + batch]))).numpy() for i in range(0, len(flat), batch)])
+    return classification_report(ys, probs)

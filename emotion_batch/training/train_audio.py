@@ -29,7 +29,7 @@ from emotion_batch.audio import SAMPLE_RATE, log_mel
 from emotion_batch.labels import LABELS, N_LABELS
 from emotion_batch.models.audio import WINDOW_FRAMES, AudioEmotionNet
 from emotion_batch.training.datasets import Clip, find_clips, load_audio, split_by_actor
-from emotion_batch.training.evaluate import Report, classification_report, predict_clips
+from emotion_batch.training.evaluate import Report, classification_report, per_second_report, predict_clips
 
 VAL_ACTORS = frozenset({17, 18, 19, 20})
 WINDOW = WINDOW_FRAMES * 160  # 2 s of samples
@@ -219,6 +219,9 @@ def run(data: str | Path, out_dir: str | Path, epochs: int = 40, seed: int = 0, 
         rep = classification_report(va_y, predict_clips(model, va_w))
         log(rep.format())
         record["validation"] = rep.to_dict()
+        sec = per_second_report(model, va_w, va_y)
+        log(f"per-second windows (speech >= 0.1): {sec.n}, accuracy {sec.accuracy:.4f}, macro-F1 {sec.macro_f1:.4f}")
+        record["validation_per_second"] = {"min_speech": 0.1, **sec.to_dict()}
     record["total_seconds"] = round(time.time() - t_start, 1)
     path = save_weights(model, Path(out_dir), record)
     log(f"wrote {path}")

@@ -88,13 +88,17 @@ def default_params(audio_json: str | Path | None = None, visual_acc: float = VIS
     from emotion_batch.models.audio import CONFIG_PATH
 
     rec = json.loads(Path(audio_json or CONFIG_PATH).read_text())
-    audio_acc = float(rec["validation"]["accuracy"])
+    # Fusion works per second on single 2 s windows: use the expert's per-second accuracy
+    # (windows with speech) when recorded, else its clip accuracy.
+    per_second = "validation_per_second" in rec
+    audio_acc = float(rec["validation_per_second" if per_second else "validation"]["accuracy"])
     params = FusionParams.from_accuracies(visual_acc, audio_acc)
     provenance = {
         "derived_from": {
             "visual_accuracy": visual_acc, "visual_source": "FER2013 test, published (mini-Xception 0.66)",
             "audio_accuracy": audio_acc,
-            "audio_source": f"RAVDESS validation actors {rec['val_actors']} (held out from training)",
+            "audio_source": f"RAVDESS validation actors {rec['val_actors']} (held out from training), "
+            + ("single 2 s windows centred on seconds with speech >= 0.1" if per_second else "clip level"),
         },
         "rule": "a_v = logit(visual_acc), a_a = logit(audio_acc); b_* are priors, not fitted",
     }
