@@ -25,7 +25,8 @@ class RunConfig:
     fps: float = 5.0  # analysed frames per video-second
     chunk_frames: int = 32  # analysed frames decoded and processed together
     device: str = "auto"  # auto | cpu | cuda (cuda:N accepted)
-    detect_max_side: int = 640  # frames are downscaled to this longest side for detection
+    detect_max_side: int = 0  # 0 = auto: the largest downscale that loses no face >= min_face_px
+    detect_interval_s: float = 0.0  # full detection this often; tracked faces refined between (0 = every frame)
     min_face_px: int = 20  # smallest face (in full-resolution pixels) MTCNN looks for
     min_face_score: float = 0.90  # detections below this MTCNN probability are dropped
     track_iou: float = 0.3  # IoU needed to continue a track
@@ -43,8 +44,10 @@ class RunConfig:
         dev = self.device
         if not (dev in DEVICES or (dev.startswith("cuda:") and dev[5:].isdigit())):
             raise ConfigError(f"--device must be auto, cpu, cuda or cuda:N, got {dev!r}")
-        if self.detect_max_side < 64:
-            raise ConfigError(f"detect_max_side must be >= 64, got {self.detect_max_side}")
+        if self.detect_max_side != 0 and self.detect_max_side < 64:
+            raise ConfigError(f"--detect-max-side must be 0 (auto) or >= 64, got {self.detect_max_side}")
+        if self.detect_interval_s < 0:
+            raise ConfigError(f"--detect-interval must be >= 0 s, got {self.detect_interval_s}")
         if not 0.0 <= self.min_face_score <= 1.0:
             raise ConfigError(f"min_face_score must be in [0, 1], got {self.min_face_score}")
         if not 0.0 < self.track_iou < 1.0:

@@ -1,8 +1,11 @@
 """Face detection (facenet-pytorch MTCNN, batched) and an IoU tracker for stable face ids.
 
-Detection runs on a copy of each frame scaled so its longest side is `detect_max_side`
-(MTCNN's cost grows with pixel count) and the boxes and landmarks are mapped back to
-full-resolution coordinates, where alignment crops from the original pixels.
+MTCNN's image pyramid starts at scale 12 / min_face_px (its P-Net sees 12-px faces), so
+with the default 20-px minimum the full-resolution frame is never looked at: detecting on
+a frame pre-scaled by 0.6 with a 12-px minimum gives the same pyramid for less work. That
+is the default (`max_side=0`). A smaller `max_side` scales further and loses faces below
+12 / scale pixels (measured by benchmarks/face_recall.py). Boxes and landmarks are mapped
+back to full-resolution coordinates, where alignment crops from the original pixels.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from facenet_pytorch import MTCNN
-from facenet_pytorch.models.utils.detect_face import detect_face
+from facenet_pytorch.models.utils.detect_face import (
+    batched_nms_numpy,
+    bbreg,
+    detect_face,
+    fixed_batch_process,
+    imresample,
+    pad,
+    rerec,
+)
+from torchvision.ops.boxes import batched_nms
 from scipy.optimize import linear_sum_assignment
 
 
@@ -38,13 +50,17 @@ class FrameFaces:
 class FaceDetector:
     """MTCNN over a batch of same-sized frames on one device."""
 
-    def __init__(self, device: torch.device, max_side: int = 640, min_face_px: int = 20, min_score: float = 0.9):
+    def __init__(self, device: torch.device, max_side: int = 0, min_face_px: int = 20, min_score: float = 0.9):
         self.device = device
         self.max_side = max_side
         self.min_face_px = min_face_px
         self.min_score = min_score
         # Weights of P-, R- and O-Net ship inside the facenet-pytorch wheel.
         self.mtcnn = MTCNN(keep_all=True, device=device).eval()
+
+    def scale_for(self, h: int, w: int) -> float:
+        lossless = min(1.0, 12.0 / self.min_face_px)
+        return lossless if self.max_side <= 0 else min(lossless, self.max_side / max(h, w))
 
     @torch.inference_mode()
     def detect(self, frames: np.ndarray | torch.Tensor) -> list[FrameFaces]:
@@ -53,7 +69,7 @@ class FaceDetector:
             return []
         x = torch.as_tensor(frames).to(self.device)
         h, w = x.shape[1:3]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = self.scale_for(h, w)
         if scale < 1.0:
             size = (max(1, round(h * scale)), max(1, round(w * scale)))
             x = x.permute(0, 3, 1, 2).float()
@@ -72,6 +88,68 @@ class FaceDetector:
                 continue
             out.append(FrameFaces(b[keep, :4] / scale, b[keep, 4], p[keep] / scale))
         return out
+
+
+    @torch.inference_mode()
+    def refine(self, frame: np.ndarray | torch.Tensor, boxes: np.ndarray, grow: float = 1.25) -> FrameFaces:
+        """Re-detect faces near known positions in one full-resolution frame.
+
+        Runs only MTCNN's second and third stages (R-Net, O-Net) on the given boxes,
+        enlarged by `grow` so a face that moved is still inside, exactly as MTCNN treats
+        the candidates its first stage proposes. This skips the image pyramid and P-Net,
+        which are nearly all of the detector's cost, so tracking a face between full
+        detections costs a few milliseconds. New faces are not found here.
+        """
+        if len(boxes) == 0:
+            return FrameFaces.empty()
+        img = torch.as_tensor(frame).to(self.device).permute(2, 0, 1)[None].float()
+        h, w = img.shape[2:]
+        b = torch.as_tensor(np.asarray(boxes, np.float32), device=self.device)
+        c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
+        cand = torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1)
+        cand = rerec(cand)
+        inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
+        m = self.mtcnn
+        # stage 2 (R-Net) on the candidates, as in facenet_pytorch.detect_face
+        out = fixed_batch_process(_crops(img, cand, w, h, 24), m.rnet)
+        score = out[1][:, 1]
+        ok = score > m.thresholds[1]
+        cand = torch.cat([cand[ok, :4], score[ok, None]], 1)
+        mv, inds = out[0][ok], inds[ok]
+        if len(cand) == 0:
+            return FrameFaces.empty()
+        pick = batched_nms(cand[:, :4], cand[:, 4], inds, 0.7)
+        cand = rerec(bbreg(cand[pick], mv[pick]))
+        inds = inds[pick]
+        # stage 3 (O-Net): final box, score and the five landmarks
+        out = fixed_batch_process(_crops(img, cand, w, h, 48), m.onet)
+        score = out[2][:, 1]
+        ok = score > max(m.thresholds[2], self.min_score)
+        if not ok.any():
+            return FrameFaces.empty()
+        pts, cand, mv, inds = out[1][ok], cand[ok], out[0][ok], inds[ok]
+        bw = (cand[:, 2] - cand[:, 0] + 1)[:, None]
+        bh = (cand[:, 3] - cand[:, 1] + 1)[:, None]
+        px = bw * pts[:, :5] + cand[:, 0:1] - 1
+        py = bh * pts[:, 5:10] + cand[:, 1:2] - 1
+        lm = torch.stack([px, py], -1)
+        cand = bbreg(torch.cat([cand[:, :4], score[ok, None]], 1), mv)
+        pick = batched_nms_numpy(cand[:, :4], cand[:, 4], inds, 0.7, "Min")
+        cand, lm = cand[pick].cpu().numpy(), lm[pick].cpu().numpy()
+        return FrameFaces(cand[:, :4].astype(np.float32), cand[:, 4].astype(np.float32), lm.astype(np.float32))
+
+
+def _crops(img: torch.Tensor, boxes: torch.Tensor, w: int, h: int, size: int) -> torch.Tensor:
+    """Square crops of `boxes` from a (1, 3, H, W) float image, resized and normalised for
+    MTCNN's R-Net (24) or O-Net (48); zero-padded where a box leaves the frame."""
+    y, ey, x, ex = pad(boxes, w, h)
+    out = []
+    for k in range(len(y)):
+        if ey[k] > y[k] - 1 and ex[k] > x[k] - 1:
+            out.append(imresample(img[:, :, y[k] - 1 : ey[k], x[k] - 1 : ex[k]], (size, size)))
+        else:  # degenerate box: an empty crop that the nets will reject
+            out.append(torch.zeros(1, 3, size, size, device=img.device))
+    return (torch.cat(out) - 127.5) * 0.0078125
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -138,6 +216,11 @@ class IoUTracker:
         ratio = np.maximum(side_p[:, None] / side_b[None, :], side_b[None, :] / side_p[:, None])
         ok = (iou >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio <= self.max_size_ratio))
         return np.where(ok, iou - 0.5 * dist, -np.inf)
+
+    def predicted_boxes(self, t: float) -> np.ndarray:
+        """Where the live tracks are expected at time t (float32 (M, 4))."""
+        live = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        return np.stack([tr.predict(t) for tr in live]).astype(np.float32) if live else np.zeros((0, 4), np.float32)
 
     def update(self, t: float, boxes: np.ndarray) -> np.ndarray:
         """Assign ids to the boxes of the frame at time t; returns int32 (K,)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -15,7 +16,10 @@ def config_options(f):
         click.option("--fps", type=float, default=RunConfig.fps, show_default=True, help="Analysed frames per video-second."),
         click.option("--device", default=RunConfig.device, show_default=True, help="auto, cpu, cuda or cuda:N."),
         click.option("--detect-max-side", type=int, default=RunConfig.detect_max_side, show_default=True,
-                     help="Frames are downscaled to this longest side for face detection."),
+                     help="0 = auto (lossless for faces >= 20 px). A smaller side is faster but misses small faces."),
+        click.option("--detect-interval", "detect_interval_s", type=float, default=RunConfig.detect_interval_s,
+                     show_default=True, help="Seconds between full face detections; tracked faces are "
+                     "re-found near their last position in between (0 = full detection on every analysed frame)."),
         click.option("--min-face-score", type=float, default=RunConfig.min_face_score, show_default=True),
         click.option("--audio-window", "audio_window_s", type=float, default=RunConfig.audio_window_s, show_default=True,
                      help="Seconds of audio context around each second."),
@@ -58,30 +62,100 @@ def print_summary(summary, out: str, echo=click.echo) -> None:
              "finished videos are skipped.")
 
 
-@click.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
-@click.option("--out", "out", default="results", show_default=True, help="Results folder or pyarrow filesystem URI.")
-@click.option("--force", is_flag=True, help="Redo videos that are already finished.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-@config_options
-def run(input_path: str, out: str, force: bool, no_progress: bool, **kw) -> None:
-    """Analyse INPUT (a video file or a folder, searched recursively) into per-second
-    emotion timelines under --out. Exits 1 when any video failed."""
-    from emotion_batch.batch import run_local
+def _resources(ctx, param, value):
+    if not value:
+        return None
+    try:
+        res = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not JSON ({e.msg}); example: '{{\"emotion_worker\": 1}}'") from None
+    if not isinstance(res, dict) or not all(isinstance(v, (int, float)) and v > 0 for v in res.values()):
+        raise click.BadParameter("must be a JSON object of resource name -> positive amount")
+    return {str(k): float(v) for k, v in res.items()}
+
+
+def ray_options(f):
+    """How the work is spread over Ray; shared with `jobs/analyze.py`."""
+    opts = [
+        click.option("--engine", type=click.Choice(["ray", "local"]), default="ray", show_default=True,
+                     help="ray: actors on an embedded or existing Ray cluster; local: one process, "
+                     "one video after another (debugging, profiling)."),
+        click.option("--address", default=None, help="Ray cluster to join (default: RAY_ADDRESS, else an "
+                     "embedded local Ray)."),
+        click.option("--actors", type=click.IntRange(min=1), default=None,
+                     help="Number of analysis actors (default: one per GPU, or as many CPU actors as fit)."),
+        click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="CPUs reserved per actor; CPU actors also use this many torch threads "
+                     "(default: 1 with GPUs, else min(4, CPUs of a node))."),
+        click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=1.0, show_default=True,
+                     help="GPUs per actor; a fraction packs several actors on one GPU."),
+        click.option("--segment-s", type=click.FloatRange(min=1), default=300.0, show_default=True,
+                     help="Videos longer than this are split into segments of this many seconds, "
+                     "analysed in parallel and merged."),
+        click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
+                     help="Times a unit of work is retried after its actor died."),
+        click.option("--resources", callback=_resources, default=None,
+                     help="JSON custom resources each actor requires, e.g. '{\"emotion_worker\": 1}'."),
+        click.option("--actor-concurrency", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Units analysed at once per actor (2 overlaps decoding with compute)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def execute(input_path: str, out: str, force: bool, progress: bool, config: RunConfig, engine: str = "ray",
+            address: str | None = None, actors: int | None = None, cpus_per_actor: float | None = None,
+            gpus_per_actor: float = 1.0, segment_s: float = 300.0, max_retries: int = 2,
+            resources: dict | None = None, actor_concurrency: int = 2) -> int:
+    """Discover, analyse and summarise; returns the exit status (1 when a video failed)."""
     from emotion_batch.discover import discover
     from emotion_batch.store import ResultStore
 
-    config = build_config(**kw)
     paths = discover(input_path)
     if not paths:
         raise click.ClickException(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
     store = ResultStore(out)
     store.remove_stale_temps()
-    click.echo(f"Found {len(paths)} video file(s) under {input_path}", err=True)
+    echo = lambda m: click.echo(m, err=True)  # noqa: E731
+    echo(f"Found {len(paths)} video file(s) under {input_path}")
     try:
-        summary = run_local(paths, store, config, force=force, progress=not no_progress,
-                            echo=lambda m: click.echo(m, err=True))
+        if engine == "local":
+            from emotion_batch.batch import run_local
+
+            summary = run_local(paths, store, config, force=force, progress=progress, echo=echo)
+        else:
+            from emotion_batch.distributed import ActorStartupError, run_ray
+
+            try:
+                summary = run_ray(paths, out, config, force=force, address=address, actors=actors,
+                                  cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                                  segment_s=segment_s, max_retries=max_retries, resources=resources,
+                                  concurrency=actor_concurrency, progress=progress, echo=echo)
+            except ActorStartupError as e:
+                raise click.ClickException(str(e)) from None
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
+    except KeyboardInterrupt:
+        echo("\nInterrupted. Finished videos are kept; run the same command again to resume.")
+        return 130
     print_summary(summary, out)
-    sys.exit(1 if summary.failed else 0)
+    return 1 if summary.failed else 0
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True))
+@click.option("--out", "out", default="results", show_default=True, help="Results folder or pyarrow filesystem URI.")
+@click.option("--force", is_flag=True, help="Redo videos that are already finished.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@ray_options
+@config_options
+def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, address: str | None,
+        actors: int | None, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float,
+        max_retries: int, resources: dict | None, actor_concurrency: int, **kw) -> None:
+    """Analyse INPUT (a video file or a folder, searched recursively) into per-second
+    emotion timelines under --out, on Ray (embedded, or the cluster at --address /
+    RAY_ADDRESS). Exits 1 when any video failed; an interrupted run resumes when run again."""
+    config = build_config(**kw)
+    sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
+                     gpus_per_actor, segment_s, max_retries, resources, actor_concurrency))
