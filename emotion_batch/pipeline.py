@@ -8,12 +8,14 @@ optional `hook(step, artifact, total=, completed=)`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,12 @@ from emotion_batch.align import align_faces_batch, to_model_input
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.faces import FaceDetector, IoUTracker
 from emotion_batch.media import MediaError, MediaInfo, fingerprint, iter_frames, probe
+from emotion_batch.audio_stage import analyse_audio, make_fusion
+from emotion_batch.models.audio import AUDIO_WEIGHTS_SHA, load_audio_model
+from emotion_batch.models.fusion import load_default_params
 from emotion_batch.models.visual import VISUAL_WEIGHTS_SHA, load_visual_model
 from emotion_batch.schemas import SCHEMA_VERSION, STAGES
+from emotion_batch.sync import SyncAnalysis, SyncResult, TrackLog, analyze_sync
 from emotion_batch.timeline import TimelineBuilder
 
 Hook = Callable[..., None]
@@ -47,7 +53,8 @@ def resolve_device(name: str) -> torch.device:
 
 def model_version() -> str:
     """Identifies the weights behind every number in the tables."""
-    return f"s{SCHEMA_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}"
+    fusion = hashlib.sha256(json.dumps(asdict(load_default_params()), sort_keys=True).encode()).hexdigest()
+    return f"s{SCHEMA_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}-a{AUDIO_WEIGHTS_SHA[:8]}-f{fusion[:6]}"
 
 
 class StageTimer:
@@ -101,6 +108,8 @@ class VideoAnalyzer:
         c = self.config
         self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score)
         self.visual = load_visual_model(self.device)
+        self.audio = load_audio_model(self.device)
+        self.fuse = make_fusion(load_default_params())
         self.model_version = model_version()
 
     def __call__(
@@ -136,29 +145,65 @@ class VideoAnalyzer:
         with timer("decode"):
             info = probe(path)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
-        builder = TimelineBuilder(video_id)
-        tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s)
+        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s))
+        builder = state.builder
         frames = iter_frames(path, c.fps, c.chunk_frames, start_s, end)
         while True:
             with timer("decode"):
                 chunk = next(frames, None)
             if chunk is None:
                 break
-            self._analyse_chunk(chunk, tracker, builder, timer)
+            self._analyse_chunk(chunk, state, timer)
             self._report("frames", None, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
+        with timer("sync"):
+            sync = self._sync(path, info, state.mouths, start_s, end)
+        with timer("audio"):
+            sec_audio = analyse_audio(path, seconds, self.audio, self.device, sync.result.audio_time, c.audio_window_s)
+        speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
         with timer("models"):
-            timeline = builder.build(seconds, info.duration_s)
+            timeline = builder.build(seconds, info.duration_s, audio=sec_audio, fuse=self.fuse, speaking=speaking)
         timings = dict(timer.seconds, total=time.perf_counter() - t_start)
+        r = sync.result
+        method = r.method if r.method != "container" else f"container ({r.reason})"
         return VideoResult(
             video_id, path, "ok", None, info, timeline, None,
             faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),
-            av_method="none", timings=timings,
+            av_offset_s=r.offset_s, av_confidence=r.confidence, av_method=method, timings=timings,
         )
 
-    def _analyse_chunk(self, chunk, tracker: IoUTracker, builder: TimelineBuilder, timer: StageTimer) -> None:
+    def _sync(self, path: str, info: MediaInfo, mouths: TrackLog, start_s: float, end_s: float) -> SyncAnalysis:
+        """A/V offset by DTW of mouth motion against the audio (see sync.py)."""
+        if not info.has_audio:
+            return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
+        return analyze_sync(path, mouths.tracks(), None, max_shift_s=self.config.max_av_shift_s,
+                            duration_s=end_s, start_s=start_s)
+
+    def _detect(self, chunk, state: "_VideoState") -> list:
+        """Faces per frame: full MTCNN on keyframes (batched), R/O-Net refinement of the
+        tracked faces on the frames between (see FaceDetector.refine). Updates the tracker."""
+        interval = self.config.detect_interval_s
+        key = np.zeros(len(chunk.times), bool)
+        last = state.last_full_t
+        for i, t in enumerate(chunk.times):
+            if interval <= 0 or last is None or t - last >= interval - 1e-6:
+                key[i], last = True, t
+        state.last_full_t = last
+        full = iter(self.detector.detect(chunk.frames[key]) if key.any() else [])
+        faces, ids = [], []
+        for i, t in enumerate(chunk.times):
+            if key[i]:
+                f = next(full)
+            else:
+                f = self.detector.refine(chunk.frames[i], state.tracker.predicted_boxes(float(t)))
+            faces.append(f)
+            ids.append(state.tracker.update(float(t), f.boxes))
+            state.mouths.add(float(t), ids[-1], f.landmarks)
+        return faces, ids
+
+    def _analyse_chunk(self, chunk, state: "_VideoState", timer: StageTimer) -> None:
         with timer("detect"):
-            faces = self.detector.detect(chunk.frames)
+            faces, ids = self._detect(chunk, state)
         owner = np.concatenate([np.full(len(f), i) for i, f in enumerate(faces)]) if faces else np.zeros(0)
         probs = np.zeros((0, 7), np.float32)
         if len(owner):
@@ -169,9 +214,18 @@ class VideoAnalyzer:
             with timer("models"):
                 probs = self.visual(to_model_input(crops)).float().cpu().numpy()
         k = 0
-        for t, f in zip(chunk.times, faces):
-            ids = tracker.update(float(t), f.boxes)
+        for t, f, fid in zip(chunk.times, faces, ids):
             n = len(f)
             if n:
-                builder.add_frame(float(t), ids, f.scores, f.boxes, probs[k : k + n])
+                state.builder.add_frame(float(t), fid, f.scores, f.boxes, probs[k : k + n])
             k += n
+
+
+@dataclass
+class _VideoState:
+    """What carries over from one chunk to the next within a video."""
+
+    builder: TimelineBuilder
+    tracker: IoUTracker
+    mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
+    last_full_t: float | None = None

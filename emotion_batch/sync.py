@@ -485,7 +485,8 @@ def choose_windows(duration: float, coverage: np.ndarray, window_s: float, max_w
 
 def analyze_sync(path: str, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], audio: AudioClip | None = None,
                  max_shift_s: float = 1.0, window_s: float = 20.0, max_windows: int | None = 8,
-                 segment_s: float = 10.0, min_confidence: float = 0.3, duration_s: float | None = None) -> SyncAnalysis:
+                 segment_s: float = 10.0, min_confidence: float = 0.3, duration_s: float | None = None,
+                 start_s: float = 0.0) -> SyncAnalysis:
     """A/V offset of one video plus per-second speaking scores of its face tracks.
 
     tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``).
@@ -508,14 +509,15 @@ def analyze_sync(path: str, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]],
     if not tracks:
         return SyncAnalysis(SyncResult.container("no face track"), {}, [])
     whole = AudioEnvelope(audio) if audio is not None else None
-    duration = duration_s if duration_s is not None else max(float(v[0][-1]) for v in tracks.values()) + 0.5
-    sec = np.arange(int(np.ceil(duration)))
+    end = duration_s if duration_s is not None else max(float(v[0][-1]) for v in tracks.values()) + 0.5
+    span = max(0.0, end - start_s)  # a time segment [start_s, end) of the video (the whole by default)
+    sec = start_s + np.arange(int(np.ceil(span)))
     cover = np.zeros(len(sec))
     for t_obs, _ in tracks.values():
-        cover[np.clip(t_obs.astype(int), 0, len(sec) - 1)] = 1.0
+        cover[np.clip((t_obs - start_s).astype(int), 0, max(len(sec) - 1, 0))] = 1.0
     if whole is not None:  # prefer seconds with sound (mean of ten 20 ms RMS values per second)
         cover *= whole.rms(sec[:, None] + np.arange(0.05, 1.0, 0.1)).mean(1) > _SILENT_RMS
-    windows = choose_windows(duration, cover, window_s, max_windows)
+    windows = [(start_s + a, start_s + b) for a, b in choose_windows(span, cover, window_s, max_windows)]
     widths = [float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()]
     clock = _Clock()
     with clock("decode"):

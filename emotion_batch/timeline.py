@@ -41,17 +41,18 @@ class SecondAudio:
 
 
 @dataclass
-class FusedSecond:
-    fused: np.ndarray | None  # (7,) or None when neither modality is present
-    w_visual: float | None
-    w_audio: float | None
+class Fused:
+    """Fusion output for N rows; NaN rows of `probs` mean no modality could be used."""
+
+    probs: np.ndarray  # float32 (N, 7)
+    w_visual: np.ndarray  # float32 (N,)
+    w_audio: np.ndarray  # float32 (N,)
 
 
-def visual_only(v: np.ndarray | None, a: np.ndarray | None, **_) -> FusedSecond:
+def visual_only(v, a, face_score, face_size, speech, has_face, has_audio) -> Fused:
     """Fusion used when no audio model is in play: fused = visual, w_visual = 1."""
-    if v is None:
-        return FusedSecond(None, None, None)
-    return FusedSecond(v, 1.0, 0.0)
+    w = has_face.astype(np.float32)
+    return Fused(np.where(has_face[:, None], v, np.nan).astype(np.float32), w, np.zeros_like(w))
 
 
 class TimelineBuilder:
@@ -83,48 +84,60 @@ class TimelineBuilder:
         fuse=visual_only,
         speaking: dict[tuple[int, int], float] | None = None,
     ) -> pa.Table:
-        """Rows for every (face, second) seen plus face_id -1 rows for face-less seconds
-        in `seconds`. `fuse(v=, a=, face_score=, face_size=, speech=)` combines experts."""
-        cols: dict[str, list] = {name: [] for name in TIMELINE_SCHEMA.names}
+        """Rows for every (face, second) seen plus face_id -1 rows for face-less seconds in
+        `seconds`, ordered by (second, face_id). `fuse` combines the experts for all rows
+        at once (see `visual_only` for its signature). Without `audio` (no audio stage ran)
+        speech and the audio columns are null."""
         with_face = {s for _, s in self._acc}
-        keys = sorted(self._acc) + [(NO_FACE, s) for s in seconds if s not in with_face]
-        for fid, s in sorted(keys, key=lambda k: (k[1], k[0])):
-            acc = self._acc.get((fid, s))
-            speech, a = audio.at(s) if audio is not None else (None, None)
+        keys = sorted(list(self._acc) + [(NO_FACE, s) for s in seconds if s not in with_face], key=lambda k: (k[1], k[0]))
+        n = len(keys)
+        v = np.full((n, N_LABELS), np.nan, np.float32)
+        a = np.full((n, N_LABELS), np.nan, np.float32)
+        score = np.full(n, np.nan, np.float32)
+        box = np.full((n, 4), np.nan, np.float32)
+        speech = np.zeros(n, np.float32)
+        n_frames = np.zeros(n, np.int32)
+        for i, key in enumerate(keys):
+            acc = self._acc.get(key)
             if acc is not None:
-                v = (acc.probs / acc.n).astype(np.float32)
-                score = acc.score / acc.n
-                box = acc.box / acc.n
-                size = float(np.sqrt(max((box[2] - box[0]) * (box[3] - box[1]), 0.0)))
-            else:
-                v, score, box, size = None, None, None, 0.0
-            out = fuse(v=v, a=a, face_score=score, face_size=size, speech=speech or 0.0)
-            spk = None if speaking is None else speaking.get((fid, s))
-            _append_row(cols, self.video_id, fid, s, duration_s, acc, score, box, speech, spk, v, a, out)
+                n_frames[i] = acc.n
+                v[i] = acc.probs / acc.n
+                score[i] = acc.score / acc.n
+                box[i] = acc.box / acc.n
+            if audio is not None:
+                sp, ap = audio.at(key[1])
+                speech[i] = sp
+                if ap is not None:
+                    a[i] = ap
+        has_face = n_frames > 0
+        has_audio = ~np.isnan(a).any(axis=1)
+        size = np.sqrt(np.clip((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]), 0, None))
+        out = fuse(v, a, score, size, speech, has_face, has_audio) if n else None
+        cols = {
+            "video_id": [self.video_id] * n,
+            "face_id": [k[0] for k in keys],
+            "second": [k[1] for k in keys],
+            "t_start": [float(k[1]) for k in keys],
+            "t_end": [float(min(k[1] + 1, max(duration_s, k[1]))) for k in keys],
+            "n_frames": n_frames,
+            "face_score": _nullable(score),
+            "speech": speech if audio is not None else [None] * n,
+            "speaking": [None if speaking is None else speaking.get(k) for k in keys],
+        }
+        for j, name in enumerate(("box_x1", "box_y1", "box_x2", "box_y2")):
+            cols[name] = _nullable(box[:, j])
+        fused = out.probs if n else np.zeros((0, N_LABELS), np.float32)
+        for prefix, p in (("v", v), ("a", a), ("p", fused)):
+            for j, name in enumerate(prob_columns(prefix)):
+                cols[name] = _nullable(p[:, j])
+        usable = ~np.isnan(fused).any(axis=1)
+        top = np.argmax(np.nan_to_num(fused, nan=-1.0), axis=1)
+        cols["emotion"] = [LABELS[k] if ok else None for k, ok in zip(top, usable)]
+        cols["confidence"] = [float(fused[i, k]) if ok else None for i, (k, ok) in enumerate(zip(top, usable))]
+        cols["w_visual"] = [float(w) if ok else None for w, ok in zip(out.w_visual, usable)] if n else []
+        cols["w_audio"] = [float(w) if ok else None for w, ok in zip(out.w_audio, usable)] if n else []
         return pa.table(cols, schema=TIMELINE_SCHEMA)
 
 
-def _append_row(cols, video_id, fid, s, duration_s, acc, score, box, speech, speaking, v, a, out: FusedSecond) -> None:
-    cols["video_id"].append(video_id)
-    cols["face_id"].append(fid)
-    cols["second"].append(s)
-    cols["t_start"].append(float(s))
-    cols["t_end"].append(float(min(s + 1, max(duration_s, s))))
-    cols["n_frames"].append(acc.n if acc else 0)
-    cols["face_score"].append(score)
-    for k, name in enumerate(("box_x1", "box_y1", "box_x2", "box_y2")):
-        cols[name].append(None if box is None else float(box[k]))
-    cols["speech"].append(speech)
-    cols["speaking"].append(speaking)
-    for prefix, p in (("v", v), ("a", a), ("p", out.fused)):
-        for name, k in zip(prob_columns(prefix), range(N_LABELS)):
-            cols[name].append(None if p is None else float(p[k]))
-    if out.fused is None:
-        cols["emotion"].append(None)
-        cols["confidence"].append(None)
-    else:
-        k = int(np.argmax(out.fused))
-        cols["emotion"].append(LABELS[k])
-        cols["confidence"].append(float(out.fused[k]))
-    cols["w_visual"].append(out.w_visual)
-    cols["w_audio"].append(out.w_audio)
+def _nullable(x: np.ndarray) -> pa.Array:
+    return pa.array(x, mask=np.isnan(x), type=pa.float32())

@@ -34,17 +34,30 @@ def test_rows_per_face_and_second_with_no_face_rows():
 
 
 def test_fusion_hook_and_audio_columns():
+    from emotion_batch.timeline import Fused
+
     b = TimelineBuilder("vid")
     audio = SecondAudio(0, np.array([0.8, 0.0], np.float32), np.stack([_probs(0), np.full(7, np.nan)]).astype(np.float32))
+    seen = {}
 
-    def fuse(v, a, face_score, face_size, speech):
-        from emotion_batch.timeline import FusedSecond
-        return FusedSecond(a if v is None else v, 0.0 if v is None else 1.0, 1.0 if v is None else 0.0)
+    def fuse(v, a, face_score, face_size, speech, has_face, has_audio):
+        seen.update(has_face=has_face.copy(), has_audio=has_audio.copy(), speech=speech.copy())
+        w_a = has_audio.astype(np.float32)
+        return Fused(np.where(has_audio[:, None], a, np.nan).astype(np.float32), 1 - w_a, w_a)
 
     t = b.build(range(0, 2), 2.0, audio=audio, fuse=fuse).to_pylist()
+    assert seen["has_face"].tolist() == [False, False] and seen["has_audio"].tolist() == [True, False]
     assert t[0]["face_id"] == -1 and t[0]["emotion"] == "angry" and t[0]["speech"] == pytest.approx(0.8)
     assert t[0]["a_angry"] == pytest.approx(0.7) and t[0]["w_audio"] == 1.0
-    assert t[1]["a_angry"] is None and t[1]["emotion"] is None
+    assert t[1]["a_angry"] is None and t[1]["emotion"] is None and t[1]["w_audio"] is None
+    assert t[1]["speech"] == 0.0
+
+
+def test_speaking_scores_land_on_their_rows():
+    b = TimelineBuilder("vid")
+    b.add_frame(0.1, np.array([3]), np.array([0.9]), np.array([[0, 0, 9, 9]], np.float32), _probs(1)[None])
+    t = b.build(range(0, 2), 2.0, speaking={(3, 0): 0.75}).to_pylist()
+    assert [(r["face_id"], r["speaking"]) for r in t] == [(3, 0.75), (-1, None)]
 
 
 def test_label_order():

@@ -1,0 +1,70 @@
+"""The audio half of a video: voice activity and the audio expert, per timeline second.
+
+Audio is read in blocks (`block_s` seconds plus the context each window needs), so memory
+is bounded by the block, not by the length of the recording. For every second s the audio
+expert sees the `window_s` seconds centred on the aligned audio time of the second's middle,
+`sync.audio_time(s + 0.5)` (the A/V offset found by DTW; identity when sync fell back).
+Voice activity is measured over the aligned second itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from emotion_batch import audio as feats
+from emotion_batch.media import read_audio
+from emotion_batch.models.fusion import FusionParams, fuse_probs
+from emotion_batch.timeline import Fused, SecondAudio
+
+BATCH = 64
+
+
+def analyse_audio(
+    path: str,
+    seconds: range,
+    model: torch.nn.Module,
+    device: torch.device,
+    audio_time: Callable[[float], float] = lambda t: t,
+    window_s: float = 2.0,
+    block_s: float = 60.0,
+) -> SecondAudio:
+    """Speech fraction and audio-expert probabilities for each second in `seconds`.
+    Returns zeros / NaN rows for a file without audio."""
+    n = len(seconds)
+    speech = np.zeros(n, np.float32)
+    probs = np.full((n, 7), np.nan, np.float32)
+    if n == 0:
+        return SecondAudio(seconds.start, speech, probs)
+    per_block = max(1, int(block_s))
+    for b0 in range(0, n, per_block):
+        idx = np.arange(b0, min(n, b0 + per_block))
+        centers = np.array([audio_time(seconds.start + i + 0.5) for i in idx])
+        lo = float(centers.min()) - max(window_s / 2, 0.5) - 0.05
+        hi = float(centers.max()) + max(window_s / 2, 0.5) + 0.05
+        clip = read_audio(path, max(0.0, lo), hi)
+        if clip is None:
+            return SecondAudio(seconds.start, speech, probs)
+        rel = centers - clip.start_s
+        activity = feats.voice_activity(clip.samples)
+        speech[idx] = [feats.speech_fraction(activity, c - 0.5, c + 0.5) for c in rel]
+        windows = np.stack([feats.audio_window(clip.samples, c, window_s) for c in rel])
+        for k in range(0, len(windows), BATCH):
+            mel = feats.log_mel(torch.from_numpy(windows[k : k + BATCH])).to(device)
+            probs[idx[k : k + BATCH]] = model(mel).float().cpu().numpy()
+    return SecondAudio(seconds.start, speech, probs)
+
+
+def make_fusion(params: FusionParams) -> Callable[..., Fused]:
+    """A `TimelineBuilder.build` fuse function backed by the reliability-gated fusion."""
+
+    def fuse(v, a, face_score, face_size, speech, has_face, has_audio) -> Fused:
+        out = fuse_probs(v, a, face_score, face_size, speech, has_face, has_audio, params=params)
+        w_v, w_a = out.w_visual.numpy(), out.w_audio.numpy()
+        p = out.fused.numpy().astype(np.float32)
+        p[(w_v + w_a) <= 0] = np.nan  # neither modality usable: no prediction, not a uniform one
+        return Fused(p, w_v.astype(np.float32), w_a.astype(np.float32))
+
+    return fuse
