@@ -59,3 +59,70 @@ def evaluate_audio_cmd(data: Path, weights: Path | None, as_json: bool) -> None:
     else:
         click.echo(f"model: {result['model']}\ndata: {result['data']}\n")
         click.echo(result["text"])
+
+
+VIDEO_SUFFIXES = (".mp4", ".flv", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def clip_prediction(timeline, prefix: str):
+    """Mean of the `prefix`_* probabilities over a clip's rows where they exist (None if none)."""
+    from emotion_batch.schemas import prob_columns
+
+    m = timeline.select(prob_columns(prefix)).to_pandas().dropna().to_numpy()
+    return m.mean(axis=0) if len(m) else None
+
+
+def evaluate_av(data: Path, device: str = "cpu") -> dict:
+    """Visual-only, audio-only and fused metrics per labelled audio-visual clip (RAVDESS
+    `01-01-...`, CREMA-D `.flv`/`.mp4`). A clip's prediction is the mean probability over
+    its seconds; clips where a modality never produced an output count as wrong for it."""
+    import numpy as np
+
+    from emotion_batch.config import RunConfig
+    from emotion_batch.labels import LABELS
+    from emotion_batch.pipeline import VideoAnalyzer
+    from emotion_batch.training.datasets import find_clips
+    from emotion_batch.training.evaluate import classification_report
+
+    clips = [c for c in find_clips(data, require_audio=False) if c.path.suffix.lower() in VIDEO_SUFFIXES]
+    if not clips:
+        raise click.ClickException(f"no labelled RAVDESS/CREMA-D video clips under {data}")
+    analyzer = VideoAnalyzer(RunConfig(device=device, explain="none"))
+    rows, preds = [], {"visual": [], "audio": [], "fused": []}
+    for c in clips:
+        res = analyzer(c.path)
+        row = {"path": str(c.path), "label": c.label_name, "status": res.status, "error": res.error}
+        for name, prefix in (("visual", "v"), ("audio", "a"), ("fused", "p")):
+            p = clip_prediction(res.timeline, prefix) if res.ok else None
+            # no output for this modality: a uniform guess, scored like any other prediction
+            p = np.full(len(LABELS), 1.0 / len(LABELS)) if p is None else p
+            preds[name].append(p)
+            row[name] = LABELS[int(np.argmax(p))]
+        rows.append(row)
+    labels = [c.label for c in clips]
+    reports = {name: classification_report(labels, np.stack(p)) for name, p in preds.items()}
+    return {
+        "data": str(data),
+        "model_version": analyzer.model_version,
+        "reports": {k: r.to_dict() for k, r in reports.items()},
+        "text": {k: r.format() for k, r in reports.items()},
+        "clips": rows,
+    }
+
+
+@evaluate.command("av")
+@click.option("--data", type=click.Path(exists=True, path_type=Path), required=True,
+              help="A folder of labelled audio-visual clips (RAVDESS 01-01-*.mp4, CREMA-D *.flv/*.mp4).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print reports and per-clip predictions as JSON.")
+def evaluate_av_cmd(data: Path, device: str, as_json: bool) -> None:
+    """Visual-only, audio-only and fused accuracy side by side, per clip."""
+    result = evaluate_av(data, device)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in result.items() if k != "text"}, indent=2))
+        return
+    click.echo(f"model: {result['model_version']}\ndata: {result['data']}  ({len(result['clips'])} clips)\n")
+    acc = {k: r["accuracy"] for k, r in result["reports"].items()}
+    click.echo("accuracy  " + "  ".join(f"{k} {v:.1%}" for k, v in acc.items()) + "\n")
+    for name, text in result["text"].items():
+        click.echo(f"== {name} ==\n{text}\n")
