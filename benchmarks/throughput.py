@@ -1,0 +1,138 @@
+"""Throughput of the product's real per-video path (VideoAnalyzer, the code Ray actors run).
+
+Each video runs in a fresh subprocess so that start-up (imports + model loading) and peak
+RSS are measured per video and not flattered by a warm process. Per video it prints:
+start-up seconds, steady-state analysis seconds, real-time factor (video s / wall s),
+analysed frames/s, per-stage seconds, peak RSS, and the decode-only real-time factor of
+the same file (decord, every frame in order) measured in the same run.
+
+    python benchmarks/throughput.py [VIDEOS...] [--fps 5] [--explain none] [--device cpu]
+
+With no VIDEOS it uses ../shared/data/videos. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T0 = time.perf_counter()
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DIR = ROOT.parent / "shared" / "data" / "videos"
+
+
+def decode_only_rtf(path: str) -> tuple[float, int]:
+    import decord
+    import numpy as np
+
+    vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
+    n = len(vr)
+    ts = vr.get_frame_timestamp(np.arange(n))
+    t = time.perf_counter()
+    for i in range(0, n, 32):
+        vr.get_batch(list(range(i, min(n, i + 32)))).asnumpy()
+    wall = time.perf_counter() - t
+    return float(ts[-1, 1]) / wall, n
+
+
+def count_analysed_frames(path: str, fps: float, duration_s: float) -> int:
+    import decord
+    import numpy as np
+
+    from emotion_batch.media import sample_indices
+
+    vr = decord.VideoReader(path)
+    starts = np.asarray(vr.get_frame_timestamp(np.arange(len(vr))))[:, 0]
+    return len(sample_indices(starts, fps, 0.0, duration_s + 1e-6))
+
+
+def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
+    """Runs inside the child process."""
+    import resource
+
+    import torch
+
+    torch.set_num_threads(threads)
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    t_import = time.perf_counter() - T0
+    t = time.perf_counter()
+    analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device))
+    t_load = time.perf_counter() - t
+    t = time.perf_counter()
+    res = analyzer(path)
+    wall = time.perf_counter() - t
+    if not res.ok:
+        return {"path": path, "error": res.error}
+    face_frames = int(res.timeline.column("n_frames").to_numpy().sum())
+    analysed = count_analysed_frames(path, fps, res.info.duration_s)
+    dec_rtf, _ = decode_only_rtf(path)
+    return {
+        "path": path,
+        "duration_s": res.info.duration_s,
+        "resolution": f"{res.info.width}x{res.info.height}",
+        "startup_s": t_import + t_load,
+        "import_s": t_import,
+        "load_s": t_load,
+        "analysis_s": wall,
+        "rtf": res.info.duration_s / wall,
+        "analysed_frames": analysed,
+        "frames_per_s": analysed / wall,
+        "face_frames": face_frames,
+        "stages": {k: round(v, 3) for k, v in res.timings.items() if k != "total"},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "decode_only_rtf": dec_rtf,
+        "device": str(analyzer.device),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("videos", nargs="*")
+    ap.add_argument("--fps", type=float, default=5.0)
+    ap.add_argument("--explain", default="none", choices=["all", "sample", "none"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--json", action="store_true", help="print one JSON object per video")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print("RESULT " + json.dumps(one(a.one, a.fps, a.explain, a.device, a.threads)))
+        return
+    videos = a.videos or sorted(str(p) for p in DEFAULT_DIR.glob("*") if p.suffix.lower() in (".mp4", ".mov"))
+    rows = []
+    for v in videos:
+        cmd = [sys.executable, __file__, "--one", v, "--fps", str(a.fps), "--explain", a.explain,
+               "--device", a.device, "--threads", str(a.threads)]
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+        if not line:
+            print(f"{Path(v).name}: benchmark child failed:\n{out.stderr[-2000:]}")
+            continue
+        r = json.loads(line[0][7:])
+        rows.append(r)
+        if a.json:
+            print(json.dumps(r))
+    if a.json or not rows:
+        return
+    print(f"fps={a.fps} explain={a.explain} device={a.device} threads={a.threads}")
+    hdr = f"{'video':28} {'res':>9} {'dur s':>6} {'start s':>7} {'anal s':>7} {'RTF':>6} {'fr/s':>6} {'RSS MB':>7} {'dec RTF':>7}  stages (s)"
+    print(hdr)
+    for r in rows:
+        if "error" in r:
+            print(f"{Path(r['path']).name:28} FAILED {r['error']}")
+            continue
+        st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items() if v > 0.005)
+        print(f"{Path(r['path']).name:28} {r['resolution']:>9} {r['duration_s']:6.1f} {r['startup_s']:7.1f} "
+              f"{r['analysis_s']:7.2f} {r['rtf']:6.2f} {r['frames_per_s']:6.1f} {r['peak_rss_mb']:7.0f} "
+              f"{r['decode_only_rtf']:7.1f}  {st}")
+
+
+if __name__ == "__main__":
+    main()
