@@ -104,15 +104,18 @@ def ray_options(f):
     return f
 
 
-def execute(input_path: str, out: str, force: bool, progress: bool, config: RunConfig, engine: str = "ray",
-            address: str | None = None, actors: int | None = None, cpus_per_actor: float | None = None,
+def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
+            engine: str = "ray", address: str | None = None, actors: int | None = None, cpus_per_actor: float | None = None,
             gpus_per_actor: float = 1.0, segment_s: float = 300.0, max_retries: int = 2,
             resources: dict | None = None, actor_concurrency: int = 2) -> int:
-    """Discover, analyse and summarise; returns the exit status (1 when a video failed)."""
+    """Discover (one input or several), analyse and summarise; returns the exit status
+    (1 when a video failed, 130 when interrupted)."""
     from emotion_batch.discover import discover
     from emotion_batch.store import ResultStore
 
-    paths = discover(input_path)
+    inputs = [input_path] if isinstance(input_path, str) else list(input_path)
+    paths = sorted({p for inp in inputs for p in discover(inp)})
+    input_path = ", ".join(inputs)
     if not paths:
         raise click.ClickException(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
     store = ResultStore(out)
