@@ -117,3 +117,36 @@ def make_audio_only(path: str | Path, seconds: float = 2.0, rate: int = 16000) -
                 out.mux(pkt)
         for pkt in ast.encode():
             out.mux(pkt)
+
+
+def concat_video(src: str | Path, dst: str | Path, times: int) -> float:
+    """Write `src` `times` times back to back into `dst` by remuxing (no re-encode). Each
+    stream's packets are shifted by that stream's own length (last dts + duration), so
+    timestamps stay monotonic. Returns the new video duration in seconds."""
+    shift: dict[int, int] = {}
+    with av.open(str(dst), "w") as out:
+        outs = {}
+        for k in range(times):
+            end: dict[int, int] = {}
+            first: dict[int, int] = {}
+            with av.open(str(src)) as inp:
+                streams = [s for s in inp.streams if s.type in ("video", "audio")]
+                for s in streams:
+                    if s.index not in outs:
+                        outs[s.index] = out.add_stream_from_template(s)
+                for pkt in inp.demux(streams):
+                    if pkt.dts is None:
+                        continue
+                    i = pkt.stream.index
+                    off = shift.get(i, 0)
+                    first.setdefault(i, pkt.dts)  # AAC starts at -1024 (priming samples)
+                    end[i] = max(end.get(i, pkt.dts), pkt.dts + (pkt.duration or 1))
+                    pkt.dts += off
+                    pkt.pts = None if pkt.pts is None else pkt.pts + off
+                    pkt.stream = outs[i]
+                    out.mux(pkt)
+            for i, e in end.items():
+                shift[i] = shift.get(i, 0) + e - first[i]
+    with av.open(str(dst)) as c:
+        v = c.streams.video[0]
+        return float(v.duration * v.time_base) if v.duration else c.duration / 1e6
