@@ -59,10 +59,10 @@ def _boxes_at(table: pa.Table, second: int) -> tuple[np.ndarray, np.ndarray]:
     """(face ids, mean boxes) of the faces seen in one second of a timeline."""
     rows = table.filter(pc.and_(pc.equal(table["second"], second), pc.greater_equal(table["face_id"], 0)))
     ids = np.asarray(rows["face_id"].to_numpy(zero_copy_only=False), np.int64)
-    boxes = np.stack(
-        [np.asarray(rows[c].to_numpy(zero_copy_only=False), np.float64) for c in ("box_x1", "box_y1", "box_x2", "box_y2")],
-        axis=1,
-    ) if len(ids) else np.zeros((0, 4))
+    if not len(ids):
+        return ids, np.zeros((0, 4))
+    cols = ("box_x1", "box_y1", "box_x2", "box_y2")
+    boxes = np.stack([np.asarray(rows[c].to_numpy(zero_copy_only=False), np.float64) for c in cols], axis=1)
     return ids, boxes
 
 

@@ -26,7 +26,8 @@ from emotion_batch.cli.run import build_config, config_options, execute, ray_opt
 
 @click.command()
 @click.argument("input_path", metavar="INPUT", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--out", required=True, help="Results location every node can write: shared path or s3://, gs://, file:// URI.")
+@click.option("--out", required=True,
+              help="Results location every node can write: a shared path or an s3://, gs://, file:// URI.")
 @click.option("--force", is_flag=True, help="Redo videos that are already finished.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar in the job log.")
 @ray_options

@@ -105,9 +105,9 @@ def ray_options(f):
 
 
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
-            engine: str = "ray", address: str | None = None, actors: int | None = None, cpus_per_actor: float | None = None,
-            gpus_per_actor: float = 1.0, segment_s: float = 300.0, max_retries: int = 2,
-            resources: dict | None = None, actor_concurrency: int = 2) -> int:
+            engine: str = "ray", address: str | None = None, actors: int | None = None,
+            cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float = 300.0,
+            max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2) -> int:
     """Discover (one input or several), analyse and summarise; returns the exit status
     (1 when a video failed, 130 when interrupted)."""
     from emotion_batch.discover import discover
