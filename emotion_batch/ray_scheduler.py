@@ -229,16 +229,19 @@ class Scheduler:
     def _dispatch(self) -> None:
         while self.to_merge and any(s.info for s in self.slots):
             self._start_merge(self.to_merge.popleft())
-        for slot in sorted(self.slots, key=lambda s: s.busy):
-            while self.pending and slot.info and slot.busy < self.concurrency:
-                unit = self.pending.popleft()
-                if unit.segment is None:
-                    ref = slot.handle.analyse_video.remote(unit.item)
-                else:
-                    ref, payload = slot.handle.analyse_segment.remote(unit.item, unit.segment)
-                    unit.payload = payload
-                self.inflight[ref] = (unit, slot)
-                slot.busy += 1
+        while self.pending:  # next-longest unit to the least busy ready actor
+            free = [s for s in self.slots if s.info and s.busy < self.concurrency]
+            if not free:
+                return
+            slot = min(free, key=lambda s: s.busy)
+            unit = self.pending.popleft()
+            if unit.segment is None:
+                ref = slot.handle.analyse_video.remote(unit.item)
+            else:
+                ref, payload = slot.handle.analyse_segment.remote(unit.item, unit.segment)
+                unit.payload = payload
+            self.inflight[ref] = (unit, slot)
+            slot.busy += 1
 
     def _handle(self, ref: ray.ObjectRef) -> None:
         if ref in self.inflight:
