@@ -20,8 +20,11 @@ only orchestrate.
 * **Decoding overlaps compute** by running `concurrency` (default 2) analyses at once in a
   threaded actor: decord decoding and torch kernels release the GIL, so one analysis
   decodes while the other computes. Chosen over a prefetch thread inside the pipeline
-  because it needs no change to the Ray-free pipeline and also hides write latency;
-  `benchmarks/scaling.py --concurrency 1 2` measures it (figures in docs/cluster.md).
+  because it needs no change to the Ray-free pipeline and also hides write latency.
+  Measured with `benchmarks/scaling.py --settings 1x1,1x2` on the shared 2-core CPU host:
+  1.27x, 1.03x and 0.97x in three runs (noise from other jobs dominates), at ~10% more
+  peak memory per actor; its real use is keeping a GPU fed while frames decode.
+  `--actor-concurrency 1` turns it off.
 * **Failures**: a video that fails is a `failed` manifest row and the batch goes on. An
   actor that dies (killed, out of memory, node lost) is replaced by a fresh one and the
   work it held is retried, each unit at most `max_retries` times, then recorded failed. An
