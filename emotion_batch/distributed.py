@@ -78,8 +78,13 @@ def connect(address: str | None) -> bool:
             raise ConfigError(f"cannot join the Ray cluster at {address}: {_first_line(e)}") from None
     else:
         # A new cluster: Ray 2.60 accepts RAY_AUTH_MODE=disabled|token and defaults to
-        # token for new clusters; keep that default, but say so explicitly.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # token for new clusters; keep that default, but say so explicitly. Ray caches its
+        # config when imported, so re-read it, as Ray itself does when it enables tokens
+        # (else the GCS starts in token mode with no token and aborts).
+        if os.environ.setdefault("RAY_AUTH_MODE", "token") == "token":
+            from ray._raylet import Config
+
+            Config.initialize("")
         _force_loopback()
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
                  _node_ip_address="127.0.0.1", logging_level="WARNING")
