@@ -238,10 +238,13 @@ def test_ctrl_c_then_cli_run_resumes(cluster, long_video, tmp_path):
     for p in (long_video, VIDEOS / "single_face.mp4", VIDEOS / "no_face.mp4", VIDEOS / "face_noface.mov"):
         os.symlink(p, inp / os.path.basename(p))
     out = tmp_path / "results"
+    # the embedded Ray keeps Ray's default, token auth: its token goes to a private HOME
+    env = env_with(HOME=str(tmp_path / "home"))
+    env.pop("RAY_AUTH_MODE")
     proc = subprocess.Popen(
         [sys.executable, str(REPO / "cli.py"), "run", str(inp), "--out", str(out), "--actors", "1",
          "--cpus-per-actor", "1", "--device", "cpu", "--explain", "none", "--no-progress"],
-        cwd=REPO, env=env_with(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     started: set[int] = set()
     try:
         deadline = time.monotonic() + 180
@@ -257,6 +260,7 @@ def test_ctrl_c_then_cli_run_resumes(cluster, long_video, tmp_path):
         stop_pids(started | descendants(proc.pid))
     assert proc.returncode != 0
     assert "interrupted" in text.lower(), text
+    assert (tmp_path / "home/.ray/auth_token").is_file()
     first = {r["video_id"]: r for r in manifest(out).to_pylist()}
     assert 1 <= len(first) < 4
     res = CliRunner().invoke(run_cmd, [str(inp), "--out", str(out), "--actors", "2", "--cpus-per-actor", "1",
