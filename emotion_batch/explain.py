@@ -77,7 +77,8 @@ from emotion_batch.models.fusion import FusionParams, fuse_probs, load_default_p
 from emotion_batch.schemas import ATTRIBUTION_SCHEMA, AUDIO_GROUPS, FACE_GROUPS
 
 #: Expected-gradients samples per row and modality (see benchmarks/explain_convergence.py).
-N_SAMPLES = 128
+N_SAMPLES = 64
+GRAD_BATCH = 64  # samples per forward/backward pass
 FACE_BLUR_SIGMAS: tuple[float, ...] = (3.0, 6.0, 12.0)  # px on the 64x64 crop
 AUDIO_BLUR_SIGMAS: tuple[tuple[float, float], ...] = ((2.0, 8.0), (4.0, 16.0), (8.0, 32.0))  # (bands, frames)
 #: Mel-band index ranges [lo, hi) of the audio band groups (thirds of 64 bands).
@@ -248,7 +249,8 @@ def expected_gradients(model: nn.Module, x: torch.Tensor, label: int, references
         with torch.inference_mode(False), torch.enable_grad():
             x = x.detach().clone()
             refs = references.detach().clone()
-            explainer = shap.GradientExplainer(_LabelLogProb(model, label), refs, batch_size=n_samples)
+            explainer = shap.GradientExplainer(_LabelLogProb(model, label), refs,
+                                               batch_size=min(n_samples, GRAD_BATCH))
             phi = explainer.shap_values(x[None], nsamples=n_samples, rseed=seed)
     finally:
         np.random.set_state(state)
