@@ -12,7 +12,7 @@ from skimage import data
 from torch import nn
 
 from emotion_batch import audio as feats
-from emotion_batch.align import REGIONS_64, align_faces, region_masks
+from emotion_batch.align import align_faces, region_masks
 from emotion_batch.explain import (
     AUDIO_BANDS,
     GROUP_COLUMNS,
@@ -35,6 +35,15 @@ PARAMS = FusionParams()
 ASTRONAUT_LANDMARKS = np.array(
     [[205.01, 101.73], [246.76, 103.71], [224.67, 128.96], [201.72, 139.25], [245.27, 141.86]]
 )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small per-sample batches: one thread is fastest, and far faster on a loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +144,9 @@ def test_explain_table_zero_audio_no_face_and_schema(models, crop, logmel):
     audio = df[[c for c in GROUP_COLUMNS if c.startswith("g_audio")]]
     assert face.iloc[:3].notna().all().all() and face.iloc[3].isna().all()
     assert audio.iloc[[0, 3]].notna().all().all() and audio.iloc[[1, 2]].isna().all().all()
-    np.testing.assert_allclose(face.iloc[:3].sum(1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(audio.iloc[[0, 3], :3].sum(1), 1.0, atol=1e-5)
-    np.testing.assert_allclose(audio.iloc[[0, 3], 3:].sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(face.iloc[:3].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(audio.iloc[[0, 3], :3].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(audio.iloc[[0, 3], 3:].sum(axis=1), 1.0, atol=1e-5)
     # groups=False: same modality values, every group column null.
     bare = explain(rows, vm, am, PARAMS, groups=False).to_pandas()
     assert bare[list(GROUP_COLUMNS)].isna().all().all()
@@ -166,7 +175,6 @@ def test_face_attribution_lands_on_the_region_the_model_reads(region, crop):
     torch.manual_seed(0)
     model = RegionOnlyFace(region).eval()
     shares = group_attributions([crop], [None], [3], model, None, n_samples=32)[0]
-    assert REGIONS_64[region]
     g = {c: s for c, s in zip(GROUP_COLUMNS, shares)}
     assert g[f"g_{region}"] >= 0.9, g
     assert np.isnan(shares[4:]).all()
@@ -206,13 +214,13 @@ def test_deterministic_subset_independent_and_global_rng_untouched(models, crop,
     rows[1].crop = np.ascontiguousarray(crop[:, ::-1])  # a different face
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
-    t1 = explain(rows, vm, am, PARAMS, n_samples=16, seed=7)
+    t1 = explain(rows, vm, am, PARAMS, n_samples=8, seed=7)
     assert np.array_equal(np.random.get_state()[1], before)
-    t2 = explain(rows, vm, am, PARAMS, n_samples=16, seed=7)
+    t2 = explain(rows, vm, am, PARAMS, n_samples=8, seed=7)
     assert t1.equals(t2)
-    alone = explain(rows[1:], vm, am, PARAMS, n_samples=16, seed=7)
+    alone = explain(rows[1:], vm, am, PARAMS, n_samples=8, seed=7)
     assert alone.equals(t1.slice(1))
-    other = explain(rows, vm, am, PARAMS, n_samples=16, seed=8).to_pandas()
+    other = explain(rows, vm, am, PARAMS, n_samples=8, seed=8).to_pandas()
     assert not np.allclose(other[list(GROUP_COLUMNS)], t1.to_pandas()[list(GROUP_COLUMNS)])
 
 
