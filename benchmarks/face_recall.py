@@ -1,8 +1,10 @@
-"""Face-seconds found by the speed levers vs full-resolution, every-frame detection.
+"""Face-seconds found by the product's detection settings vs full-resolution, every-frame
+detection.
 
-A face-second is a timeline row with a face. The reference detects at full resolution on
-every analysed frame (detect_max_side = frame size, detect_interval 0). Prints, for each
-setting, face-seconds per video, the ratio to the reference and the detection seconds.
+A face-second is a timeline row with a face. The reference is stock facenet-pytorch MTCNN
+on every analysed frame at full resolution (tests/reference_detect.py). Prints, for each
+setting (detect_max_side:detect_interval_s; 0 = the default lossless pre-scale), the
+face-seconds per video, the ratio to the reference and the whole analysis seconds.
 
     python benchmarks/face_recall.py [VIDEOS...] [--settings 640:0,640:1,320:1]
 """
@@ -10,10 +12,12 @@ setting, face-seconds per video, the ratio to the reference and the detection se
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
 DEFAULT_DIR = ROOT.parent / "shared" / "data" / "videos"
 
 
@@ -33,14 +37,18 @@ def face_seconds(path: str, max_side: int, interval: float) -> tuple[int, float]
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("videos", nargs="*")
-    ap.add_argument("--settings", default="640:0,640:1,480:1", help="max_side:interval_s, comma separated")
+    ap.add_argument("--settings", default="0:0,640:0,0:0.4,0:1", help="max_side:interval_s, comma separated")
     a = ap.parse_args()
     videos = a.videos or sorted(str(p) for p in DEFAULT_DIR.glob("*") if p.suffix.lower() in (".mp4", ".mov"))
     settings = [(int(s.split(":")[0]), float(s.split(":")[1])) for s in a.settings.split(",")]
     print(f"{'video':28} {'reference':>10} " + " ".join(f"{f'{m}px/{i:g}s':>18}" for m, i in settings))
     totals = [0] * (len(settings) + 1)
     for v in videos:
-        ref, ref_t = face_seconds(v, 100000, 0.0)
+        from reference_detect import reference_face_seconds
+
+        t0 = time.perf_counter()
+        ref = reference_face_seconds(v)
+        ref_t = time.perf_counter() - t0
         cells, totals[0] = [], totals[0] + ref
         for k, (m, i) in enumerate(settings):
             n, t = face_seconds(v, m, i)

@@ -1,11 +1,10 @@
-"""Face detection (facenet-pytorch MTCNN, batched) and an IoU tracker for stable face ids.
+"""Face detection (MTCNN, batched; see mtcnn.py) and an IoU tracker for stable face ids.
 
-MTCNN's image pyramid starts at scale 12 / min_face_px (its P-Net sees 12-px faces), so
-with the default 20-px minimum the full-resolution frame is never looked at: detecting on
-a frame pre-scaled by 0.6 with a 12-px minimum gives the same pyramid for less work. That
-is the default (`max_side=0`). A smaller `max_side` scales further and loses faces below
-12 / scale pixels (measured by benchmarks/face_recall.py). Boxes and landmarks are mapped
-back to full-resolution coordinates, where alignment crops from the original pixels.
+MTCNN's image pyramid starts at scale 12 / min_face_px (its P-Net sees 12-px faces), so the
+frame is pre-scaled by that for P-Net, while R-Net and O-Net crop from the full-resolution
+frame (mtcnn.py explains why). A `max_side` smaller than that pre-scale gives scales the
+frame further for speed and loses faces below 12 / scale pixels (benchmarks/face_recall.py).
+Boxes and landmarks are in full-resolution pixels, where alignment crops from.
 """
 
 from __future__ import annotations
@@ -14,19 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from facenet_pytorch import MTCNN
-from facenet_pytorch.models.utils.detect_face import (
-    batched_nms_numpy,
-    bbreg,
-    detect_face,
-    fixed_batch_process,
-    imresample,
-    pad,
-    rerec,
-)
-from torchvision.ops.boxes import batched_nms
+from facenet_pytorch.models.utils.detect_face import rerec
 from scipy.optimize import linear_sum_assignment
+
+from emotion_batch import mtcnn
 
 
 @dataclass
@@ -68,27 +59,17 @@ class FaceDetector:
         if len(frames) == 0:
             return []
         x = torch.as_tensor(frames).to(self.device)
-        h, w = x.shape[1:3]
-        scale = self.scale_for(h, w)
-        if scale < 1.0:
-            size = (max(1, round(h * scale)), max(1, round(w * scale)))
-            x = x.permute(0, 3, 1, 2).float()
-            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-            x = x.clamp_(0, 255).permute(0, 2, 3, 1)
-        minsize = max(12.0, self.min_face_px * scale)
         m = self.mtcnn
-        boxes, points = detect_face(x, minsize, m.pnet, m.rnet, m.onet, m.thresholds, m.factor, self.device)
-        out = []
-        for b, p in zip(boxes, points):
-            b = np.asarray(b, dtype=np.float32).reshape(-1, 5)
-            p = np.asarray(p, dtype=np.float32).reshape(-1, 5, 2)
-            keep = b[:, 4] >= self.min_score
-            if not keep.any():
-                out.append(FrameFaces.empty())
-                continue
-            out.append(FrameFaces(b[keep, :4] / scale, b[keep, 4], p[keep] / scale))
-        return out
+        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, m.pnet, m.rnet, m.onet,
+                             m.thresholds, m.factor)
+        return [self._keep(b, p) for b, p in found]
 
+    def _keep(self, boxes: np.ndarray, points: np.ndarray) -> FrameFaces:
+        ok = boxes[:, 4] >= self.min_score
+        if not ok.any():
+            return FrameFaces.empty()
+        return FrameFaces(boxes[ok, :4].astype(np.float32), boxes[ok, 4].astype(np.float32),
+                          points[ok].astype(np.float32))
 
     @torch.inference_mode()
     def refine(self, frame: np.ndarray | torch.Tensor, boxes: np.ndarray, grow: float = 1.25) -> FrameFaces:
@@ -103,53 +84,13 @@ class FaceDetector:
         if len(boxes) == 0:
             return FrameFaces.empty()
         img = torch.as_tensor(frame).to(self.device).permute(2, 0, 1)[None].float()
-        h, w = img.shape[2:]
         b = torch.as_tensor(np.asarray(boxes, np.float32), device=self.device)
         c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
-        cand = torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1)
-        cand = rerec(cand)
+        cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))
         inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
         m = self.mtcnn
-        # stage 2 (R-Net) on the candidates, as in facenet_pytorch.detect_face
-        out = fixed_batch_process(_crops(img, cand, w, h, 24), m.rnet)
-        score = out[1][:, 1]
-        ok = score > m.thresholds[1]
-        cand = torch.cat([cand[ok, :4], score[ok, None]], 1)
-        mv, inds = out[0][ok], inds[ok]
-        if len(cand) == 0:
-            return FrameFaces.empty()
-        pick = batched_nms(cand[:, :4], cand[:, 4], inds, 0.7)
-        cand = rerec(bbreg(cand[pick], mv[pick]))
-        inds = inds[pick]
-        # stage 3 (O-Net): final box, score and the five landmarks
-        out = fixed_batch_process(_crops(img, cand, w, h, 48), m.onet)
-        score = out[2][:, 1]
-        ok = score > max(m.thresholds[2], self.min_score)
-        if not ok.any():
-            return FrameFaces.empty()
-        pts, cand, mv, inds = out[1][ok], cand[ok], out[0][ok], inds[ok]
-        bw = (cand[:, 2] - cand[:, 0] + 1)[:, None]
-        bh = (cand[:, 3] - cand[:, 1] + 1)[:, None]
-        px = bw * pts[:, :5] + cand[:, 0:1] - 1
-        py = bh * pts[:, 5:10] + cand[:, 1:2] - 1
-        lm = torch.stack([px, py], -1)
-        cand = bbreg(torch.cat([cand[:, :4], score[ok, None]], 1), mv)
-        pick = batched_nms_numpy(cand[:, :4], cand[:, 4], inds, 0.7, "Min")
-        cand, lm = cand[pick].cpu().numpy(), lm[pick].cpu().numpy()
-        return FrameFaces(cand[:, :4].astype(np.float32), cand[:, 4].astype(np.float32), lm.astype(np.float32))
-
-
-def _crops(img: torch.Tensor, boxes: torch.Tensor, w: int, h: int, size: int) -> torch.Tensor:
-    """Square crops of `boxes` from a (1, 3, H, W) float image, resized and normalised for
-    MTCNN's R-Net (24) or O-Net (48); zero-padded where a box leaves the frame."""
-    y, ey, x, ex = pad(boxes, w, h)
-    out = []
-    for k in range(len(y)):
-        if ey[k] > y[k] - 1 and ex[k] > x[k] - 1:
-            out.append(imresample(img[:, :, y[k] - 1 : ey[k], x[k] - 1 : ex[k]], (size, size)))
-        else:  # degenerate box: an empty crop that the nets will reject
-            out.append(torch.zeros(1, 3, size, size, device=img.device))
-    return (torch.cat(out) - 127.5) * 0.0078125
+        out, lm, _ = mtcnn.refine(img, cand, inds, m.rnet, m.onet, m.thresholds)
+        return self._keep(out.numpy(), lm.numpy())
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -53,3 +53,15 @@ def test_hevc_120fps_variable_rate_seconds_cover_duration(results, name):
     r = results[name]
     seconds = sorted({row["second"] for row in r.timeline.to_pylist()})
     assert seconds == list(range(int(r.info.duration_s) + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["multi_face_walk.mp4", "face_noface.mov", "single_face.mp4"])
+def test_default_detection_keeps_face_seconds_of_full_resolution(results, name):
+    """The default detection (pre-scaled P-Net, full-resolution R/O-Net) finds within 5 % the
+    face-seconds that stock MTCNN at full resolution on every analysed frame finds."""
+    from reference_detect import reference_face_seconds
+
+    full = reference_face_seconds(str(SAMPLE_VIDEOS / name))
+    got = results[name].face_seconds
+    assert full > 0 and abs(got - full) <= 0.05 * full, (got, full)
