@@ -14,6 +14,9 @@ SAMPLE_VIDEOS = SHARED / "data" / "videos"
 RAVDESS = SHARED / "data" / "ravdess-speech-16k"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/videogen.py and friends
+# The repository root goes first, so the real `reports` package wins over the tests/reports
+# folder (which would otherwise import as an empty namespace package).
+sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TQDM_DISABLE", "1")

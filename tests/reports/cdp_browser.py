@@ -130,7 +130,8 @@ def load(url: str, expression: str = "null", ready: str = "true") -> PageLoad:
     """Open `url` in a fresh headless Chromium, evaluate `expression` once `ready` is true."""
     if CHROMIUM is None:
         raise FileNotFoundError("chromium not installed")
-    with tempfile.TemporaryDirectory(prefix="eb-chromium-") as tmp:
+    # Chromium's helper processes may still be writing the profile while it is removed.
+    with tempfile.TemporaryDirectory(prefix="eb-chromium-", ignore_cleanup_errors=True) as tmp:
         profile = Path(tmp) / "profile"
         proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
@@ -143,9 +144,21 @@ def load(url: str, expression: str = "null", ready: str = "true") -> PageLoad:
                                                 out), 120))
             return out
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop Chromium and every helper process it started (its own session/process group)."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(10)
+            if sig == signal.SIGTERM:
+                time.sleep(0.2)  # let the helpers exit too before the group is killed
+        except subprocess.TimeoutExpired:
+            continue
