@@ -30,10 +30,13 @@ def analyse_audio(
     audio_time: Callable[[float], float] = lambda t: t,
     window_s: float = 2.0,
     block_s: float = 60.0,
+    keep_mel: Callable[[int], bool] = lambda s: False,
 ) -> SecondAudio:
     """Speech fraction and audio-expert probabilities for each second in `seconds`.
-    Returns zeros / NaN rows for a file without audio."""
+    Returns zeros / NaN rows for a file without audio. The log-mel windows of the seconds
+    for which `keep_mel(second)` is true are kept in `SecondAudio.mels` (for explanations)."""
     n = len(seconds)
+    mels: dict[int, np.ndarray] = {}
     speech = np.zeros(n, np.float32)
     probs = np.full((n, 7), np.nan, np.float32)
     if n == 0:
@@ -46,7 +49,7 @@ def analyse_audio(
         hi = float(centers.max()) + max(window_s / 2, 0.5) + 0.05
         clip = read_audio(path, max(0.0, lo), hi)
         if clip is None:
-            return SecondAudio(seconds.start, speech, probs)
+            return SecondAudio(seconds.start, speech, probs, mels)
         rel = centers - clip.start_s
         activity = feats.voice_activity(clip.samples)
         speech[idx] = [feats.speech_fraction(activity, c - 0.5, c + 0.5) for c in rel]
@@ -54,7 +57,10 @@ def analyse_audio(
         for k in range(0, len(windows), BATCH):
             mel = feats.log_mel(torch.from_numpy(windows[k : k + BATCH])).to(device)
             probs[idx[k : k + BATCH]] = model(mel).float().cpu().numpy()
-    return SecondAudio(seconds.start, speech, probs)
+            for j, i in enumerate(idx[k : k + BATCH]):
+                if keep_mel(seconds.start + int(i)):
+                    mels[seconds.start + int(i)] = mel[j].cpu().numpy()
+    return SecondAudio(seconds.start, speech, probs, mels)
 
 
 def make_fusion(params: FusionParams) -> Callable[..., Fused]:

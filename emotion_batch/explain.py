@@ -162,23 +162,21 @@ def modality_shapley(v_probs, a_probs, face_score, face_size_px, speech, has_fac
 
 def expert_probs(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audio_model: nn.Module | None,
                  device="cpu", batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """(v, a) float32 (N, 7): given ``v_probs``/``a_probs`` or the experts run on the crops and
-    log-mel windows; NaN rows where the modality is absent."""
+    """(v, a) float32 (N, 7): ``v_probs``/``a_probs`` where given, else the experts run on the
+    crops and log-mel windows; NaN rows where the modality is absent."""
     n = len(inputs)
     v = np.full((n, N_LABELS), np.nan, np.float32)
     a = np.full((n, N_LABELS), np.nan, np.float32)
     need_v, need_a = [], []
     for i, r in enumerate(inputs):
-        if r.crop is not None:
-            if r.v_probs is not None:
-                v[i] = r.v_probs
-            else:
-                need_v.append(i)
-        if r.has_audio and r.logmel is not None:
-            if r.a_probs is not None:
-                a[i] = r.a_probs
-            else:
-                need_a.append(i)
+        if r.v_probs is not None:
+            v[i] = r.v_probs
+        elif r.crop is not None:
+            need_v.append(i)
+        if r.has_audio and r.a_probs is not None:
+            a[i] = r.a_probs
+        elif r.has_audio and r.logmel is not None:
+            need_a.append(i)
     with torch.inference_mode():
         for k in range(0, len(need_v), batch):
             idx = need_v[k : k + batch]
@@ -324,8 +322,10 @@ def explain(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audi
     params = fusion_params or load_default_params()
     n = len(inputs)
     v, a = expert_probs(inputs, visual_model, audio_model, device)
-    has_face = np.array([r.crop is not None for r in inputs], bool)
-    has_audio = np.array([bool(r.has_audio) and r.logmel is not None for r in inputs], bool)
+    # a modality is present when its input or its expert output is given (the pipeline keeps
+    # crops / log-mels only for the rows that get group attributions)
+    has_face = np.array([r.crop is not None or r.v_probs is not None for r in inputs], bool)
+    has_audio = np.array([bool(r.has_audio) and (r.logmel is not None or r.a_probs is not None) for r in inputs], bool)
 
     def f32(name):
         return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in inputs], np.float32)

@@ -24,6 +24,7 @@ import torch
 
 from emotion_batch.align import align_faces_batch, to_model_input
 from emotion_batch.config import ConfigError, RunConfig
+from emotion_batch.explain_stage import BestCrops, attributions, wants_groups
 from emotion_batch.faces import FaceDetector, IoUTracker
 from emotion_batch.media import MediaError, MediaInfo, fingerprint, iter_frames, probe
 from emotion_batch.audio_stage import analyse_audio, make_fusion
@@ -109,7 +110,8 @@ class VideoAnalyzer:
         self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score)
         self.visual = load_visual_model(self.device)
         self.audio = load_audio_model(self.device)
-        self.fuse = make_fusion(load_default_params())
+        self.fusion_params = load_default_params()
+        self.fuse = make_fusion(self.fusion_params)
         self.model_version = model_version()
 
     def __call__(
@@ -145,7 +147,8 @@ class VideoAnalyzer:
         with timer("decode"):
             info = probe(path)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
-        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s))
+        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
+                            BestCrops(c))
         builder = state.builder
         frames = iter_frames(path, c.fps, c.chunk_frames, start_s, end)
         while True:
@@ -159,15 +162,19 @@ class VideoAnalyzer:
         with timer("sync"):
             sync = self._sync(path, info, state.mouths, start_s, end)
         with timer("audio"):
-            sec_audio = analyse_audio(path, seconds, self.audio, self.device, sync.result.audio_time, c.audio_window_s)
+            sec_audio = analyse_audio(path, seconds, self.audio, self.device, sync.result.audio_time,
+                                      c.audio_window_s, keep_mel=lambda s: wants_groups(c, s))
         speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
         with timer("models"):
             timeline = builder.build(seconds, info.duration_s, audio=sec_audio, fuse=self.fuse, speaking=speaking)
+        with timer("explain"):
+            attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
+                                self.fusion_params, self.device, c)
         timings = dict(timer.seconds, total=time.perf_counter() - t_start)
         r = sync.result
         method = r.method if r.method != "container" else f"container ({r.reason})"
         return VideoResult(
-            video_id, path, "ok", None, info, timeline, None,
+            video_id, path, "ok", None, info, timeline, attr,
             faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),
             av_offset_s=r.offset_s, av_confidence=r.confidence, av_method=method, timings=timings,
         )
@@ -218,6 +225,7 @@ class VideoAnalyzer:
             n = len(f)
             if n:
                 state.builder.add_frame(float(t), fid, f.scores, f.boxes, probs[k : k + n])
+                state.crops.add(float(t), fid, f.scores, crops[k : k + n])
             k += n
 
 
@@ -227,5 +235,6 @@ class _VideoState:
 
     builder: TimelineBuilder
     tracker: IoUTracker
+    crops: BestCrops  # aligned crops of the seconds that will be explained
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
     last_full_t: float | None = None

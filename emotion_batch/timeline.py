@@ -31,6 +31,7 @@ class SecondAudio:
     first_second: int
     speech: np.ndarray  # float32 (S,) voice-activity fraction
     probs: np.ndarray  # float32 (S, 7); NaN rows where no audio covers the second
+    mels: dict[int, np.ndarray] = field(default_factory=dict)  # second -> log-mel window kept for explanations
 
     def at(self, second: int) -> tuple[float, np.ndarray | None]:
         i = second - self.first_second
