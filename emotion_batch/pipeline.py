@@ -37,6 +37,11 @@ from emotion_batch.timeline import TimelineBuilder
 
 Hook = Callable[..., None]
 
+# Frames decoded and analysed together are capped by pixels as well as by count: the detector
+# holds each chunk as float32 at full resolution (plus P-Net feature maps), so the peak stays
+# about the same whatever the resolution: 7 frames of 1080p, 32 of 640x360 (benchmarks/throughput.py).
+CHUNK_PIXELS = 16_000_000
+
 
 def resolve_device(name: str) -> torch.device:
     """auto -> cuda when a GPU is visible, else cpu; an unavailable cuda is an error."""
@@ -150,7 +155,8 @@ class VideoAnalyzer:
         state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
                             BestCrops(c))
         builder = state.builder
-        frames = iter_frames(path, c.fps, c.chunk_frames, start_s, end)
+        chunk = max(1, min(c.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
+        frames = iter_frames(path, c.fps, chunk, start_s, end)
         while True:
             with timer("decode"):
                 chunk = next(frames, None)
