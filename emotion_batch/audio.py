@@ -123,6 +123,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 # dB of the band power of a full-scale sine (Hann window, n_fft 400): ~ (sum(w) / 2) ** 2.
 _FULL_SCALE_DB = 10.0 * math.log10((N_FFT / 4.0) ** 2)
+_DIGITAL_SILENCE_DB = -120.0  # band energy re full scale below which a frame holds no signal
 
 
 def voice_activity(wave, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -140,9 +141,19 @@ def voice_activity(wave, sr: int = SAMPLE_RATE) -> np.ndarray:
     band = power.sum(axis=1)
     e_db = 10.0 * np.log10(band + 1e-10) - _FULL_SCALE_DB  # dB re full-scale sine
 
-    # 1. energy above an adaptive noise floor (and above an absolute silence level).
-    smooth = ndimage.uniform_filter1d(e_db, size=20, mode="nearest")
-    floor = ndimage.minimum_filter1d(smooth, size=300, mode="nearest")
+    # 1. energy above an adaptive noise floor (and above an absolute silence level). Digital
+    # silence (zeros: before a track starts, after it ends, padding) is not a noise floor:
+    # left in, the end of any track would look like a deep syllable-rate energy drop.
+    signal_frames = e_db > _DIGITAL_SILENCE_DB
+    if signal_frames.any():
+        # mean over the signal frames only of each 20-frame neighbourhood, then its running minimum
+        w = ndimage.uniform_filter1d(signal_frames.astype(np.float64), size=20, mode="nearest")
+        smooth = ndimage.uniform_filter1d(np.where(signal_frames, e_db, 0.0), size=20, mode="nearest")
+        smooth = np.where(w > 1e-9, smooth / np.maximum(w, 1e-9), np.inf)
+        floor = ndimage.minimum_filter1d(np.where(signal_frames, smooth, np.inf), size=300, mode="nearest")
+        floor = np.where(np.isfinite(floor), floor, np.min(smooth[signal_frames]))
+    else:
+        floor = e_db
     energy_gate = _sigmoid((e_db - floor - 8.0) / 2.0) * _sigmoid((e_db + 60.0) / 2.0)
 
     # 2. syllabic-rate (2-8 Hz) modulation depth of the band-energy envelope.
@@ -152,7 +163,7 @@ def voice_activity(wave, sr: int = SAMPLE_RATE) -> np.ndarray:
         mod = signal.sosfiltfilt(sos, env - env.mean(), padlen=min(30, n_frames - 1))
     else:
         mod = env - env.mean()
-    depth = np.sqrt(ndimage.uniform_filter1d(mod**2, size=60, mode="nearest"))
+    depth = np.sqrt(np.clip(ndimage.uniform_filter1d(mod**2, size=60, mode="nearest"), 0.0, None))
     mod_gate = _sigmoid((depth - 3.0) / 0.75)
 
     # 3. spectral flatness in the speech band (noise ~0.55, voiced speech < 0.3).

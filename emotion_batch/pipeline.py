@@ -57,10 +57,15 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+# Bump when processing changes the numbers without a weights change (e.g. the voice-activity
+# fix for track ends), so `run` redoes videos finished by an older version instead of skipping.
+ALGORITHM_VERSION = 2
+
+
 def model_version() -> str:
-    """Identifies the weights behind every number in the tables."""
+    """Identifies the weights and processing behind every number in the tables."""
     fusion = hashlib.sha256(json.dumps(asdict(load_default_params()), sort_keys=True).encode()).hexdigest()
-    return f"s{SCHEMA_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}-a{AUDIO_WEIGHTS_SHA[:8]}-f{fusion[:6]}"
+    return f"s{SCHEMA_VERSION}-p{ALGORITHM_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}-a{AUDIO_WEIGHTS_SHA[:8]}-f{fusion[:6]}"
 
 
 class StageTimer:

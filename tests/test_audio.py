@@ -165,3 +165,17 @@ def test_voice_activity_keeps_speech_over_hum():
         act = voice_activity((wave + hum).astype(np.float32))
         assert (act > 0.5).mean() > 0.2
         assert act[:30].mean() < 0.1  # the hum alone is not speech
+
+
+def test_end_of_track_is_not_speech():
+    """Digital silence after a steady signal (a track ending, zero padding) must not read as the
+    syllable-rate energy drop of speech (it did, for the last second of every track)."""
+    import numpy as np
+
+    from emotion_batch.audio import speech_fraction, voice_activity
+
+    t = np.arange(3 * 16000) / 16000
+    for sound in (0.3 * np.sin(2 * np.pi * 220 * t), 0.01 * np.random.default_rng(0).standard_normal(len(t))):
+        wave = np.concatenate([sound, np.zeros(2 * 16000)]).astype(np.float32)
+        act = voice_activity(wave)
+        assert max(speech_fraction(act, s, s + 1) for s in range(5)) < 0.1
