@@ -31,10 +31,13 @@ def analyse_audio(
     window_s: float = 2.0,
     block_s: float = 60.0,
     keep_mel: Callable[[int], bool] = lambda s: False,
+    track_span: tuple[float, float] | None = None,
 ) -> SecondAudio:
     """Speech fraction and audio-expert probabilities for each second in `seconds`.
-    Returns zeros / NaN rows for a file without audio. The log-mel windows of the seconds
-    for which `keep_mel(second)` is true are kept in `SecondAudio.mels` (for explanations)."""
+    Returns zeros / NaN rows for a file without audio, and for seconds whose (aligned) middle
+    lies outside the audio track's `track_span` (start, end) - a track may start late or end
+    early. The log-mel windows of the seconds for which `keep_mel(second)` is true are kept in
+    `SecondAudio.mels` (for explanations)."""
     n = len(seconds)
     mels: dict[int, np.ndarray] = {}
     speech = np.zeros(n, np.float32)
@@ -45,6 +48,11 @@ def analyse_audio(
     for b0 in range(0, n, per_block):
         idx = np.arange(b0, min(n, b0 + per_block))
         centers = np.array([audio_time(seconds.start + i + 0.5) for i in idx])
+        if track_span is not None:
+            inside = (centers >= track_span[0]) & (centers < track_span[1])
+            idx, centers = idx[inside], centers[inside]
+            if len(idx) == 0:
+                continue
         lo = float(centers.min()) - max(window_s / 2, 0.5) - 0.05
         hi = float(centers.max()) + max(window_s / 2, 0.5) + 0.05
         clip = read_audio(path, max(0.0, lo), hi)

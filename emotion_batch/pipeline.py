@@ -173,8 +173,11 @@ class VideoAnalyzer:
         with timer("sync"):
             sync = self._sync(path, info, state.mouths, start_s, end)
         with timer("audio"):
+            span = None
+            if info.audio_start_s is not None and info.audio_duration_s is not None:
+                span = (info.audio_start_s, info.audio_start_s + info.audio_duration_s)
             sec_audio = analyse_audio(path, seconds, self.audio, self.device, sync.result.audio_time,
-                                      c.audio_window_s, keep_mel=lambda s: wants_groups(c, s))
+                                      c.audio_window_s, keep_mel=lambda s: wants_groups(c, s), track_span=span)
         speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
         with timer("models"):
             timeline = builder.build(seconds, info.duration_s, audio=sec_audio, fuse=self.fuse, speaking=speaking)

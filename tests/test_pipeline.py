@@ -72,3 +72,14 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_seconds_outside_the_audio_track_have_no_audio(analyzer, tmp_path):
+    from videogen import make_video, tone
+
+    path = tmp_path / "short_audio.mp4"
+    make_video(path, seconds=4.0, fps=10, audio=tone(1.6))  # audio ends at 1.6 s, video at 4 s
+    rows = analyzer(str(path)).timeline.to_pylist()
+    with_audio = sorted({r["second"] for r in rows if r["a_neutral"] is not None})
+    assert with_audio == [0, 1]  # middles 0.5 and 1.5 lie inside the track; 2.5 and 3.5 do not
+    assert all(r["speech"] == 0.0 for r in rows if r["second"] >= 2)
