@@ -51,6 +51,38 @@ def count_analysed_frames(path: str, fps: float, duration_s: float) -> int:
     return len(sample_indices(starts, fps, 0.0, duration_s + 1e-6))
 
 
+class GpuSampler:
+    """Mean GPU utilisation (%) while analysing, from NVML via torch.cuda.utilization()."""
+
+    def __init__(self, device: str):
+        import threading
+
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(device,), daemon=True)
+
+    def _run(self, device: str) -> None:
+        import torch
+
+        while not self.stop.wait(0.2):
+            try:
+                self.samples.append(float(torch.cuda.utilization(device)))
+            except Exception:  # no NVML (pynvml) here: report n/a
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
 def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
     """Runs inside the child process."""
     import resource
@@ -66,7 +98,12 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
     analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device))
     t_load = time.perf_counter() - t
     t = time.perf_counter()
-    res = analyzer(path)
+    if analyzer.device.type == "cuda":
+        with GpuSampler(str(analyzer.device)) as gpu:
+            res = analyzer(path)
+        gpu_util = gpu.mean
+    else:
+        res, gpu_util = analyzer(path), None
     wall = time.perf_counter() - t
     if not res.ok:
         return {"path": path, "error": res.error}
@@ -89,6 +126,7 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "decode_only_rtf": dec_rtf,
         "device": str(analyzer.device),
+        "gpu_util_pct": gpu_util,
     }
 
 
@@ -129,6 +167,8 @@ def main() -> None:
             print(f"{Path(r['path']).name:28} FAILED {r['error']}")
             continue
         st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items() if v > 0.005)
+        if r.get("gpu_util_pct") is not None:
+            st += f"  GPU util {r['gpu_util_pct']:.0f} %"
         print(f"{Path(r['path']).name:28} {r['resolution']:>9} {r['duration_s']:6.1f} {r['startup_s']:7.1f} "
               f"{r['analysis_s']:7.2f} {r['rtf']:6.2f} {r['frames_per_s']:6.1f} {r['peak_rss_mb']:7.0f} "
               f"{r['decode_only_rtf']:7.1f}  {st}")
