@@ -51,6 +51,33 @@ def count_analysed_frames(path: str, fps: float, duration_s: float) -> int:
     return len(sample_indices(starts, fps, 0.0, duration_s + 1e-6))
 
 
+class RssSampler:
+    """Peak RSS (MB) of this process while the analysis runs, sampled every 50 ms."""
+
+    def __init__(self):
+        import threading
+
+        import psutil
+
+        self.proc, self.peak = psutil.Process(), 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.proc.memory_info().rss / 2**20)
+            if self.stop.wait(0.05):
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 class GpuSampler:
     """Mean GPU utilisation (%) while analysing, from NVML via torch.cuda.utilization()."""
 
@@ -98,12 +125,13 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
     analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device))
     t_load = time.perf_counter() - t
     t = time.perf_counter()
-    if analyzer.device.type == "cuda":
-        with GpuSampler(str(analyzer.device)) as gpu:
-            res = analyzer(path)
-        gpu_util = gpu.mean
-    else:
-        res, gpu_util = analyzer(path), None
+    with RssSampler() as rss:
+        if analyzer.device.type == "cuda":
+            with GpuSampler(str(analyzer.device)) as gpu:
+                res = analyzer(path)
+            gpu_util = gpu.mean
+        else:
+            res, gpu_util = analyzer(path), None
     wall = time.perf_counter() - t
     if not res.ok:
         return {"path": path, "error": res.error}
@@ -123,7 +151,8 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
         "frames_per_s": analysed / wall,
         "face_frames": face_frames,
         "stages": {k: round(v, 3) for k, v in res.timings.items() if k != "total"},
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "peak_rss_mb": rss.peak,  # during the analysis (start-up included, decode-only pass not)
+        "process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
         "decode_only_rtf": dec_rtf,
         "device": str(analyzer.device),
         "gpu_util_pct": gpu_util,

@@ -23,6 +23,7 @@ import pyarrow as pa
 import torch
 
 from emotion_batch.align import align_faces_batch, to_model_input
+from emotion_batch import heap
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.explain_stage import BestCrops, attributions, wants_groups
 from emotion_batch.faces import FaceDetector, IoUTracker
@@ -41,6 +42,7 @@ Hook = Callable[..., None]
 # holds each chunk as float32 at full resolution (plus P-Net feature maps), so the peak stays
 # about the same whatever the resolution: 7 frames of 1080p, 32 of 640x360 (benchmarks/throughput.py).
 CHUNK_PIXELS = 16_000_000
+TRIM_EVERY_CHUNKS = 4  # heap.trim() cadence: ~1 % of the time, keeps RSS flat on long videos
 
 
 def resolve_device(name: str) -> torch.device:
@@ -168,6 +170,9 @@ class VideoAnalyzer:
             if chunk is None:
                 break
             self._analyse_chunk(chunk, state, timer)
+            state.chunks += 1
+            if state.chunks % TRIM_EVERY_CHUNKS == 0:
+                heap.trim()
             self._report("frames", None, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
         with timer("sync"):
@@ -252,3 +257,4 @@ class _VideoState:
     crops: BestCrops  # aligned crops of the seconds that will be explained
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
     last_full_t: float | None = None
+    chunks: int = 0
