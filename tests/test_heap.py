@@ -9,7 +9,6 @@ from emotion_batch import heap
 def test_trim_returns_freed_heap_memory_on_glibc():
     import numpy as np
 
-    blocks = [np.ones(50_000, np.float64) for _ in range(200)]  # 400 kB each: heap, not mmap
+    blocks = [np.ones(12_000, np.float64) for _ in range(2000)]  # 96 kB each: on the heap, not mmap'd
     del blocks
-    assert heap.trim() in (True, False)  # callable and safe
-    assert heap._libc is not None  # this machine's libc is glibc: trimming is active
+    assert heap.trim() is True  # glibc found and it released the freed pages
