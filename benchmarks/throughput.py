@@ -51,6 +51,79 @@ def count_analysed_frames(path: str, fps: float, duration_s: float) -> int:
     return len(sample_indices(starts, fps, 0.0, duration_s + 1e-6))
 
 
+class Sampler:
+    """Calls `sample()` every `period` seconds in a thread while the `with` block runs."""
+
+    period = 0.05
+
+    def __init__(self):
+        import threading
+
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.sample() is not False and not self.stop.wait(self.period):
+            pass
+
+    def sample(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+class RssSampler(Sampler):
+    """Peak RSS (MB) of this process while the analysis runs."""
+
+    def __init__(self):
+        import psutil
+
+        super().__init__()
+        self.proc, self.peak = psutil.Process(), 0.0
+
+    def sample(self):
+        self.peak = max(self.peak, self.proc.memory_info().rss / 2**20)
+
+
+class GpuSampler(Sampler):
+    """Mean GPU utilisation (%) while analysing, from NVML via torch.cuda.utilization()."""
+
+    period = 0.2
+
+    def __init__(self, device: str):
+        super().__init__()
+        self.device, self.samples = device, []
+
+    def sample(self):
+        import torch
+
+        try:
+            self.samples.append(float(torch.cuda.utilization(self.device)))
+        except Exception:  # no NVML (pynvml) here: report n/a
+            return False
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def count_analysed_frames(path: str, fps: float, duration_s: float) -> int:
+    import decord
+    import numpy as np
+
+    from emotion_batch.media import sample_indices
+
+    vr = decord.VideoReader(path)
+    starts = np.asarray(vr.get_frame_timestamp(np.arange(len(vr))))[:, 0]
+    return len(sample_indices(starts, fps, 0.0, duration_s + 1e-6))
+
+
 class RssSampler:
     """Peak RSS (MB) of this process while the analysis runs, sampled every 50 ms."""
 
