@@ -24,7 +24,7 @@ from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, STAGES
 from emotion_batch.store import ResultStore
 
 
-def _now() -> str:
+def now_utc() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -57,7 +57,7 @@ def manifest_row(
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         "device": device,
         "started_at": started_at,
-        "finished_at": _now(),
+        "finished_at": now_utc(),
     }
     for s in STAGES:
         row[f"t_{s}"] = result.timings.get(s)
@@ -128,7 +128,7 @@ def record_unreadable(store: ResultStore, items: list[WorkItem], config: RunConf
     rows = []
     for item in items:
         res = VideoResult(item.video_id, item.path, "failed", item.error)
-        rows.append(record_result(store, res, item, config, model_version, "none", _now()))
+        rows.append(record_result(store, res, item, config, model_version, "none", now_utc()))
     return rows
 
 
@@ -157,7 +157,7 @@ def run_local(
     with bar:
         for i, item in enumerate(p.todo):
             bar.set_postfix_str(f"video {i + 1}/{len(p.todo)}, {len(summary.failed)} failed")
-            started = _now()
+            started = now_utc()
             result = analyzer(item.path, item.video_id)
             row = record_result(store, result, item, config, analyzer.model_version, str(analyzer.device), started)
             summary.rows.append(row)

@@ -20,7 +20,7 @@ import torch
 from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayError, RayTaskError
 from tqdm import tqdm
 
-from emotion_batch.batch import BatchSummary, _now, record_result
+from emotion_batch.batch import BatchSummary, now_utc, record_result
 from emotion_batch.config import RunConfig
 from emotion_batch.discover import WorkItem
 from emotion_batch.pipeline import VideoAnalyzer, VideoResult, model_version, one_line_error
@@ -63,7 +63,7 @@ class AnalyzerActor:
 
     def analyse_video(self, item: WorkItem) -> dict:
         self._check()
-        started = _now()
+        started = now_utc()
         result = self.analyzer(item.path, item.video_id)
         return record_result(self.store, result, item, self.config, self.analyzer.model_version,
                              str(self.analyzer.device), started)
@@ -72,7 +72,7 @@ class AnalyzerActor:
     def analyse_segment(self, item: WorkItem, segment: Segment):
         """-> (small status dict, VideoResult). The driver waits on the first only."""
         self._check()
-        started = _now()
+        started = now_utc()
         result = self.analyzer(item.path, item.video_id, segment.start_s, segment.end_s)
         return {"ok": result.ok, "started_at": started, "error": result.error}, result
 
@@ -356,7 +356,7 @@ class Scheduler:
             self.pending.remove(u)
         res = VideoResult(item.video_id, item.path, "failed", error, item.info)
         try:
-            row = record_result(self.store, res, item, self.config, self.model_version, "none", _now())
+            row = record_result(self.store, res, item, self.config, self.model_version, "none", now_utc())
         except OSError as e:
             self._say(f"cannot record the failure of {item.path}: {e}")
             row = {"path": item.path, "status": "failed", "error": error, "duration_s": item.duration_s}

@@ -63,3 +63,24 @@ def test_detector_maps_downscaled_boxes_to_full_resolution():
     assert len(full) == len(small) == 1
     side = full.boxes[0, 2] - full.boxes[0, 0]
     assert np.abs(full.boxes[0] - small.boxes[0]).max() < 0.1 * side
+
+
+def test_refine_refinds_a_moved_face_without_the_pyramid(detector):
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    frame[:, 100:460] = face_photo(360)
+    first = detector.detect(frame[None])[0]
+    moved = np.roll(frame, 15, axis=1)
+    again = detector.refine(moved, first.boxes)
+    assert len(again) == 1 and again.scores[0] > 0.9
+    np.testing.assert_allclose(again.landmarks[0], first.landmarks[0] + [15, 0], atol=3.0)
+    assert len(detector.refine(np.zeros_like(frame), first.boxes)) == 0  # nothing there: nothing found
+    assert len(detector.refine(frame, np.zeros((0, 4), np.float32))) == 0
+
+
+def test_detect_interval_tracks_between_keyframes(made_videos):
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    res = VideoAnalyzer(RunConfig(device="cpu", detect_interval_s=1.0, explain="none"))(made_videos["face"][0])
+    rows = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
+    assert [(r["face_id"], r["second"], r["n_frames"]) for r in rows] == [(0, 0, 5), (0, 1, 5), (0, 2, 5)]
