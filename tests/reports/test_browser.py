@@ -7,9 +7,7 @@ alert() dialog would be caught), and that their screenshots are not blank.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +17,8 @@ from reports import build_report
 from reports.pages import page_name
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
-
-F = _load("results_factory")
-cdp = _load("cdp_browser")
+import cdp_browser as cdp  # noqa: E402  (tests/reports on sys.path, see conftest)
+import results_factory as F  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import filecmp
-import importlib.util
 import io
-import sys
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,16 +22,7 @@ from reports.data import best_second, bin_width, binned_means, strip_segments
 from reports.pages import page_name
 
 
-def _load(name: str):
-    """A helper module beside this file (tests run with --import-mode=importlib)."""
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
-
-
-F = _load("results_factory")
+import results_factory as F  # noqa: E402  (tests/reports on sys.path, see conftest)
 
 
 class Page(HTMLParser):
