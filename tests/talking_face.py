@@ -23,6 +23,8 @@ import numpy as np
 from scipy import ndimage, signal
 from skimage import data
 
+from videogen import mux_audio
+
 SR = 16000
 # Mouth corners of the astronaut found by facenet-pytorch MTCNN on the full 512x512 image.
 _MOUTH_CORNERS = np.array([[201.7, 139.2], [245.3, 141.9]])
@@ -154,14 +156,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray | None, fp
         for p in vs.encode():
             c.mux(p)
         if a_s is not None:
-            step = 1024
-            for i in range(0, len(audio), step):
-                af = av.AudioFrame.from_ndarray(audio[None, i : i + step].astype(np.float32), format="fltp", layout="mono")
-                af.sample_rate, af.pts = SR, i
-                for p in a_s.encode(af):
-                    c.mux(p)
-            for p in a_s.encode():
-                c.mux(p)
+            mux_audio(c, a_s, audio, SR)
 
 
 def make_talking_video(

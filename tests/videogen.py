@@ -55,6 +55,17 @@ def tone(seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def mux_audio(out: av.container.OutputContainer, stream, audio: np.ndarray, rate: int) -> None:
+    """Encode mono float audio into `stream` of `out` in 1024-sample AAC frames from t=0."""
+    for i in range(0, len(audio), 1024):
+        af = av.AudioFrame.from_ndarray(np.asarray(audio[None, i : i + 1024], np.float32), format="flt", layout="mono")
+        af.sample_rate, af.pts, af.time_base = rate, i, Fraction(1, rate)
+        for pkt in stream.encode(af):
+            out.mux(pkt)
+    for pkt in stream.encode():
+        out.mux(pkt)
+
+
 def make_video(
     path: str | Path,
     seconds: float = 3.0,
@@ -92,31 +103,14 @@ def make_video(
         for pkt in vs.encode():
             out.mux(pkt)
         if ast is not None:
-            n = 1024
-            for i in range(0, len(audio), n):
-                block = audio[i : i + n]
-                af = av.AudioFrame.from_ndarray(block[None, :].astype(np.float32), format="flt", layout="mono")
-                af.sample_rate = audio_rate
-                af.pts = i
-                af.time_base = Fraction(1, audio_rate)
-                for pkt in ast.encode(af):
-                    out.mux(pkt)
-            for pkt in ast.encode():
-                out.mux(pkt)
+            mux_audio(out, ast, audio, audio_rate)
     return times
 
 
 def make_audio_only(path: str | Path, seconds: float = 2.0, rate: int = 16000) -> None:
     with av.open(str(path), "w", format="mp4") as out:
         ast = out.add_stream("aac", rate=rate, layout="mono")
-        audio = tone(seconds, rate)
-        for i in range(0, len(audio), 1024):
-            af = av.AudioFrame.from_ndarray(audio[None, i : i + 1024], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = rate, i, Fraction(1, rate)
-            for pkt in ast.encode(af):
-                out.mux(pkt)
-        for pkt in ast.encode():
-            out.mux(pkt)
+        mux_audio(out, ast, tone(seconds, rate), rate)
 
 
 def concat_video(src: str | Path, dst: str | Path, times: int) -> float:
