@@ -1,6 +1,13 @@
 """emotion-batch: per-second, per-face audio-visual emotion timelines for video collections."""
 
+import os
+
 from emotion_batch.labels import LABELS
+
+# Bound oneDNN's per-shape kernel cache (its default keeps 1,024; see batching.py). oneDNN
+# reads this when it builds its first kernel, so it must be set before any convolution runs;
+# every entry point imports this package first. A value the user set wins.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256")
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from emotion_batch import audio as feats
+from emotion_batch.batching import run_batched
 from emotion_batch.media import read_audio
 from emotion_batch.models.fusion import FusionParams, fuse_probs
 from emotion_batch.timeline import Fused, SecondAudio
@@ -64,7 +65,7 @@ def analyse_audio(
         windows = np.stack([feats.audio_window(clip.samples, c, window_s) for c in rel])
         for k in range(0, len(windows), BATCH):
             mel = feats.log_mel(torch.from_numpy(windows[k : k + BATCH])).to(device)
-            probs[idx[k : k + BATCH]] = model(mel).float().cpu().numpy()
+            probs[idx[k : k + BATCH]] = run_batched(model, mel, BATCH).float().cpu().numpy()
             for j, i in enumerate(idx[k : k + BATCH]):
                 if keep_mel(seconds.start + int(i)):
                     mels[seconds.start + int(i)] = mel[j].cpu().numpy()

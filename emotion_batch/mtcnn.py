@@ -9,7 +9,8 @@ that we measured on the sample videos:
 2. R-Net and O-Net crop their candidates from the *full-resolution* frame, all candidates of
    the batch at once with `torchvision.ops.roi_align` (sampling_ratio 2: each output pixel is
    the mean of 2x2 bilinear samples, an area-like resize), instead of one Python-level
-   resize per candidate. Cropping from the pre-scaled frame instead blurred small faces:
+   resize per candidate, and run in fixed-size batches (batching.py: bounded memory).
+   Cropping from the pre-scaled frame instead blurred small faces:
    on the 1080p crowd video it found 108 detections / 36 face-seconds against 115 / 40 at
    full resolution; this driver keeps full-resolution quality (benchmarks/face_recall.py).
 """
@@ -26,6 +27,8 @@ from facenet_pytorch.models.utils.detect_face import (
     rerec,
 )
 from torchvision.ops import batched_nms, roi_align
+
+from emotion_batch.batching import run_batched
 
 
 def _crops(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, size: int) -> torch.Tensor:
@@ -72,7 +75,7 @@ def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, rnet, on
     empty = (torch.zeros(0, 5), torch.zeros(0, 5, 2), torch.zeros(0, dtype=torch.long))
     if len(boxes) == 0:
         return empty
-    reg, prob = rnet(_crops(full, boxes, inds, 24))
+    reg, prob = run_batched(rnet, _crops(full, boxes, inds, 24))
     ok = prob[:, 1] > thresholds[1]
     boxes = torch.cat([boxes[ok, :4], prob[ok, 1:2]], 1)
     reg, inds = reg[ok], inds[ok]
@@ -81,7 +84,7 @@ def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, rnet, on
     pick = batched_nms(boxes[:, :4], boxes[:, 4], inds, 0.7)
     boxes = rerec(bbreg(boxes[pick], reg[pick]))
     inds = inds[pick]
-    reg, pts, prob = onet(_crops(full, boxes, inds, 48))
+    reg, pts, prob = run_batched(onet, _crops(full, boxes, inds, 48))
     ok = prob[:, 1] > thresholds[2]
     boxes, pts, reg, inds = torch.cat([boxes[ok, :4], prob[ok, 1:2]], 1), pts[ok], reg[ok], inds[ok]
     if len(boxes) == 0:
@@ -94,10 +97,24 @@ def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, rnet, on
     return boxes[pick].cpu(), lm[pick].cpu(), inds[pick].cpu()
 
 
+# Frames that go through the cascade together. The pass's float copies and P-Net feature
+# maps are its transient memory; 8 frames of 320x240 need ~40 MB where 32 needed ~160 MB
+# and, after a few minutes of video, sometimes 600 MB more (fragmented reuse), and P-Net was
+# no slower per frame (123 vs 143 ms per 32 frames at 8 vs 32).
+FRAMES_PER_PASS = 8
+
+
 def detect(frames: torch.Tensor, prescale: float, min_face_px: float, pnet, rnet, onet,
            thresholds, factor: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Faces in uint8 (N, H, W, 3) frames: per frame (boxes (K, 5), landmarks (K, 5, 2)) in
     full-resolution pixels. P-Net sees the frames pre-scaled by `prescale`."""
+    out = []
+    for i in range(0, len(frames), FRAMES_PER_PASS):
+        out += _detect(frames[i : i + FRAMES_PER_PASS], prescale, min_face_px, pnet, rnet, onet, thresholds, factor)
+    return out
+
+
+def _detect(frames, prescale, min_face_px, pnet, rnet, onet, thresholds, factor):
     full = frames.permute(0, 3, 1, 2).float()
     n, _, h, w = full.shape
     small = full

@@ -24,6 +24,7 @@ import torch
 
 from emotion_batch.align import align_faces_batch, to_model_input
 from emotion_batch import heap
+from emotion_batch.batching import run_batched
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.explain_stage import BestCrops, attributions, wants_groups
 from emotion_batch.faces import FaceDetector, IoUTracker
@@ -238,7 +239,7 @@ class VideoAnalyzer:
                 frames = torch.from_numpy(chunk.frames).to(self.device)
                 crops = align_faces_batch(frames, owner, landmarks)
             with timer("models"):
-                probs = self.visual(to_model_input(crops)).float().cpu().numpy()
+                probs = run_batched(self.visual, to_model_input(crops)).float().cpu().numpy()
         k = 0
         for t, f, fid in zip(chunk.times, faces, ids):
             n = len(f)
