@@ -121,3 +121,18 @@ def test_probe_audio_only(tmp_path):
     make_audio_only(p)
     with pytest.raises(media.MediaError, match="no video stream"):
         media.probe(str(p))
+
+
+def test_truncated_stream_is_reported_not_cut_short(tmp_path):
+    # moov first (faststart), so the index promises 8 s while the data stops near 4 s
+    from videogen import make_video
+
+    good = tmp_path / "good.mp4"
+    make_video(good, seconds=8.0, faststart=True)
+    data = good.read_bytes()
+    bad = tmp_path / "half.mp4"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(media.MediaError, match="truncated"):
+        for _ in media.iter_frames(str(bad), 5):
+            pass
+    assert sum(len(c.times) for c in media.iter_frames(str(good), 5)) == 40
