@@ -2,11 +2,12 @@
 
 Why it matters on the CPU: PyTorch runs convolutions through oneDNN, which builds and caches
 a kernel ("primitive", ~0.5 MB each) for every distinct input shape it sees. MTCNN's R-Net and
-O-Net get a different number of candidates on every chunk (900-1,900 per 32 frames on the
-sample videos), so a long video kept creating primitives: R-Net alone on 400 random batch
-sizes grew RSS by 650 MB, and a 30-minute video peaked 20 % above a 3-minute one. In batches
+O-Net get a different number of candidates on every chunk (900-1,900 per 32 frames of a
+320x240 test video), so a long video kept creating primitives: R-Net alone on 400 random batch
+sizes grew RSS by 650 MB (one of the two reasons a 30-minute video peaked 20 % above a
+3-minute one; the other was decord, see media.iter_frames). In batches
 of `size` with the remainder padded up to the next power of two, a net sees at most
-log2(size) + 1 shapes: the same 400 calls grew RSS by 15 MB. Batches of 64 were also faster
+log2(size) + 1 shapes: the same 400 calls grew RSS by 40-46 MB. Batches of 64 were also faster
 than one big batch here (R-Net 75 vs 140 us per crop, O-Net 415 vs 745: they fit the cache).
 
 What still varies (P-Net per video resolution, explanation batches) is bounded by the
