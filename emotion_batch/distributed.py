@@ -18,7 +18,7 @@ only orchestrate.
 * **Bounded in-flight work**: each actor has at most `concurrency` units in flight, so
   the object store and memory stay flat however long the batch is.
 * **Decoding overlaps compute** by running `concurrency` (default 2) analyses at once in a
-  threaded actor: decord decoding and torch kernels release the GIL, so one analysis
+  threaded actor: PyAV decoding and torch kernels release the GIL, so one analysis
   decodes while the other computes. Chosen over a prefetch thread inside the pipeline
   because it needs no change to the Ray-free pipeline and also hides write latency.
   Measured with `benchmarks/scaling.py --settings 1x1,1x2` on the shared 2-core CPU host:
