@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage, signal
 from skimage import data
 
-from videogen import mux_audio
+from videogen import mux_audio, mux_video
 
 SR = 16000
 # Mouth corners of the astronaut found by facenet-pytorch MTCNN on the full 512x512 image.
@@ -148,13 +148,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray | None, fp
         if audio is not None:
             a_s = c.add_stream("aac", rate=SR)
             a_s.layout = "mono"
-        for k, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = k
-            for p in vs.encode(vf):
-                c.mux(p)
-        for p in vs.encode():
-            c.mux(p)
+        mux_video(c, vs, frames, range(len(frames)))
         if a_s is not None:
             mux_audio(c, a_s, audio, SR)
 

@@ -55,6 +55,19 @@ def tone(seconds: float, rate: int = 16000, freq: float = 220.0, amp: float = 0.
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
+def mux_video(out: av.container.OutputContainer, stream, frames, pts, time_base=None) -> None:
+    """Encode RGB uint8 frames into `stream` of `out` at the given pts, then flush the encoder."""
+    for img, t in zip(frames, pts):
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts = t
+        if time_base is not None:
+            frame.time_base = time_base
+        for pkt in stream.encode(frame):
+            out.mux(pkt)
+    for pkt in stream.encode():
+        out.mux(pkt)
+
+
 def mux_audio(out: av.container.OutputContainer, stream, audio: np.ndarray, rate: int) -> None:
     """Encode mono float audio into `stream` of `out` in 1024-sample AAC frames from t=0."""
     for i in range(0, len(audio), 1024):
@@ -94,14 +107,7 @@ def make_video(
         ast = None
         if audio is not None:
             ast = out.add_stream("aac", rate=audio_rate, layout="mono")
-        for t, img in zip(times, make_frames(times, size, face)):
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = int(round(t * 1000))
-            frame.time_base = Fraction(1, 1000)
-            for pkt in vs.encode(frame):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
+        mux_video(out, vs, make_frames(times, size, face), [int(round(t * 1000)) for t in times], Fraction(1, 1000))
         if ast is not None:
             mux_audio(out, ast, audio, audio_rate)
     return times
