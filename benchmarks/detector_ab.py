@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from facenet_pytorch.models.utils.detect_face import detect_face
 
-from emotion_batch.faces import FaceDetector
+from emotion_batch.vision.detect import FaceDetector
 from emotion_batch.media import iter_frames
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emotion_batch import audio as feats
-from emotion_batch.align import to_model_input
+from emotion_batch.audio import features as feats
+from emotion_batch.vision.align import to_model_input
 from emotion_batch.explain import (
     audio_references,
     audio_shares,

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from skimage import data
 
-from emotion_batch import audio as feats
-from emotion_batch.align import align_faces
+from emotion_batch.audio import features as feats
+from emotion_batch.vision.align import align_faces
 from emotion_batch.explain import N_SAMPLES, ExplainInput, explain, explain_mask
 from emotion_batch.models.audio import load_audio_model
 from emotion_batch.models.fusion import load_default_params

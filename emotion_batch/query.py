@@ -21,6 +21,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from emotion_batch.errors import first_line
+from emotion_batch.fs import open_fs
 from emotion_batch.schemas import TABLES
 
 
@@ -37,20 +39,11 @@ class Results:
     videos: "pandas.DataFrame"  # noqa: F821
 
 
-def _open_fs(root: str) -> tuple[pafs.FileSystem, str]:
-    root = os.fspath(root)
-    if "://" in root:
-        try:
-            fs, path = pafs.FileSystem.from_uri(root)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise QueryError(f"cannot open results {root}: {_one_line(e)}") from None
-        return fs, path.rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(root))
-
-
-def _one_line(e: BaseException) -> str:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
+def _open_fs(root) -> tuple[pafs.FileSystem, str]:
+    try:
+        return open_fs(root)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise QueryError(f"cannot open results {root}: {first_line(e)}") from None
 
 
 def _check_root(fs: pafs.FileSystem, root: str, shown: str) -> None:
@@ -189,7 +182,7 @@ def _check_statement(con, sql: str) -> None:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as e:
-        raise QueryError(f"bad SQL: {_one_line(e)}") from None
+        raise QueryError(f"bad SQL: {first_line(e)}") from None
     if len(statements) != 1:
         raise QueryError(f"expected exactly one SQL statement, got {len(statements)}")
     kind = statements[0].type
@@ -220,9 +213,9 @@ def run_sql(
             rel = con.sql(sql)
             table = rel.to_arrow_table() if rel is not None else pa.table({})
         except duckdb.PermissionException as e:
-            raise QueryError(f"refused (read-only, results only): {_one_line(e)}") from None
+            raise QueryError(f"refused (read-only, results only): {first_line(e)}") from None
         except duckdb.Error as e:
-            raise QueryError(f"bad SQL: {_one_line(e)}") from None
+            raise QueryError(f"bad SQL: {first_line(e)}") from None
     finally:
         con.close()
     return table.to_pandas() if output == "pandas" else table

@@ -131,7 +131,7 @@ def derive_template(faces: list[Face]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check(faces: list[Face], template: np.ndarray, png: Path | None) -> None:
-    from emotion_batch.align import align_faces, to_model_input
+    from emotion_batch.vision.align import align_faces, to_model_input
     from emotion_batch.models.visual import load_visual_model
 
     model = load_visual_model()
@@ -194,7 +194,7 @@ def main() -> None:
     print("TEMPLATE_64 = np.array(" + repr(np.round(sym, 2).tolist()) + ")")
     if args.derive_only:
         return
-    from emotion_batch.align import TEMPLATE_64
+    from emotion_batch.vision.align import TEMPLATE_64
 
     print("max |derived - TEMPLATE_64| (px):", float(np.abs(np.round(sym, 2) - TEMPLATE_64).max()))
     check(faces, TEMPLATE_64, args.png)

@@ -9,7 +9,7 @@ import torch
 from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import detect_face
 
-from emotion_batch.faces import IoUTracker
+from emotion_batch.vision.track import IoUTracker
 from emotion_batch.media import iter_frames
 
 

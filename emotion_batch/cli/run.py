@@ -42,7 +42,7 @@ def build_config(**kw) -> RunConfig:
 
 
 def print_summary(summary, out: str, echo=click.echo) -> None:
-    ok = [r for r in summary.rows if r["status"] == "ok"]
+    ok = [r for r in summary.rows if r.ok]
     echo("")
     echo(f"Analysed {len(ok)} video(s), {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
          f" ({summary.video_seconds / max(summary.wall_s, 1e-9):.2f}x real time); "
@@ -51,11 +51,11 @@ def print_summary(summary, out: str, echo=click.echo) -> None:
     if any(totals.values()):
         echo("Stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items() if v))
     for r in ok[:20]:
-        echo(f"  ok      {r['path']}  ({r['duration_s']:.1f} s, {r['faces_found']} face track(s))")
+        echo(f"  ok      {r.path}  ({r.duration_s:.1f} s, {r.faces_found} face track(s))")
     if len(ok) > 20:
         echo(f"  ... and {len(ok) - 20} more")
     for r in summary.failed:
-        echo(f"  FAILED  {r['path']}: {r['error']}")
+        echo(f"  FAILED  {r.path}: {r.error}")
     echo(f"Results: {out}  (query: emotion-batch query {out} \"SELECT ...\"; report: emotion-batch report {out})")
     if summary.failed:
         echo("Failed videos are listed in the manifest (videos/); fix or remove them and run again: "
@@ -110,8 +110,8 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
             max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2) -> int:
     """Discover (one input or several), analyse and summarise; returns the exit status
     (1 when a video failed, 130 when interrupted)."""
-    from emotion_batch.discover import discover
-    from emotion_batch.store import ResultStore
+    from emotion_batch.run.discover import discover
+    from emotion_batch.run.store import ResultStore
 
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
     paths = sorted({p for inp in inputs for p in discover(inp)})
@@ -124,11 +124,11 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
     echo(f"Found {len(paths)} video file(s) under {input_path}")
     try:
         if engine == "local":
-            from emotion_batch.batch import run_local
+            from emotion_batch.run.batch import run_local
 
             summary = run_local(paths, store, config, force=force, progress=progress, echo=echo)
         else:
-            from emotion_batch.distributed import ActorStartupError, run_ray
+            from emotion_batch.run.distributed import ActorStartupError, run_ray
 
             try:
                 summary = run_ray(paths, out, config, force=force, address=address, actors=actors,

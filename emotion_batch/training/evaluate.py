@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from emotion_batch.audio import SAMPLE_RATE, audio_window, log_mel, speech_fraction, voice_activity
+from emotion_batch.audio.features import SAMPLE_RATE, audio_window, log_mel, speech_fraction, voice_activity
 from emotion_batch.labels import LABELS, N_LABELS
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from emotion_batch.audio import SAMPLE_RATE, log_mel
+from emotion_batch.audio.features import SAMPLE_RATE, log_mel
 from emotion_batch.labels import LABELS, N_LABELS
 from emotion_batch.models.audio import WINDOW_FRAMES, AudioEmotionNet
 from emotion_batch.training.datasets import Clip, find_clips, load_audio, split_by_actor

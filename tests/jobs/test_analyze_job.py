@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ray_helpers import REPO, VIDEOS, descendants, env_with, free_port, stop_pids
 
-from emotion_batch.store import ResultStore
+from emotion_batch.run.store import ResultStore
 
 pytestmark = [pytest.mark.ray, pytest.mark.shared, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from emotion_batch.audio import log_mel
+from emotion_batch.audio.features import log_mel
 from emotion_batch.labels import LABELS
 from emotion_batch.models.audio import (
     AUDIO_WEIGHTS_SHA,

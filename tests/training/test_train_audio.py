@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from emotion_batch.audio import log_mel
+from emotion_batch.audio.features import log_mel
 from emotion_batch.labels import LABELS
 from emotion_batch.models.audio import AudioEmotionNet, load_audio_model
 from emotion_batch.training.evaluate import clip_windows, predict_clips

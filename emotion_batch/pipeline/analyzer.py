@@ -1,0 +1,268 @@
+"""Analyse one video: probe -> frames -> faces -> align -> sync -> audio -> timeline -> explain.
+
+`VideoAnalyzer` is the whole per-video job with no Ray in it, so it can be tested, profiled and
+reused alone; the Ray layer wraps it in actors. Like a pyannote pipeline, calling it validates
+the input and then runs `apply`, which is a short sequence of stage calls. Each stage hands a
+typed artifact to the next and to the optional `hook(step, artifact, total=, completed=)`:
+
+    step        artifact                                   when
+    "probe"     media.MediaInfo                            once
+    "frames"    media.FrameChunk                           per chunk of decoded frames
+    "faces"     ChunkFaces         (completed/total: s)    per chunk
+    "align"     AlignedFaces                               per chunk with faces
+    "sync"      sync.SyncAnalysis                          once
+    "audio"     audio.analyse.SecondAudio                  once
+    "timeline"  fusion.timeline.Timeline                   once
+    "explain"   pyarrow.Table (ATTRIBUTION_SCHEMA)         once
+
+A progress bar is a hook that reads `completed`/`total` of "faces"; a test or a debugger can
+watch any step. docs/architecture.md walks one video through these stages.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from emotion_batch.audio.analyse import SecondAudio, analyse_audio
+from emotion_batch.config import RunConfig
+from emotion_batch.errors import one_line_error
+from emotion_batch.explain.select import wants_groups
+from emotion_batch.explain.stage import BestCrops, attributions
+from emotion_batch.fusion.fuse import make_fusion
+from emotion_batch.fusion.timeline import Timeline, TimelineBuilder
+from emotion_batch.media import FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, probe
+from emotion_batch.models.audio import load_audio_model
+from emotion_batch.models.batching import run_batched
+from emotion_batch.models.fusion import load_default_params
+from emotion_batch.models.visual import load_visual_model
+from emotion_batch.pipeline import heap
+from emotion_batch.pipeline.device import resolve_device
+from emotion_batch.pipeline.result import VideoResult
+from emotion_batch.pipeline.version import model_version
+from emotion_batch.schemas import STAGES
+from emotion_batch.sync import SyncAnalysis, SyncResult, analyze_sync
+from emotion_batch.timing import StageTimer
+from emotion_batch.vision.align import align_faces_batch, to_model_input
+from emotion_batch.vision.detect import FaceDetector, FrameFaces
+from emotion_batch.vision.mouths import TrackLog
+from emotion_batch.vision.track import IoUTracker
+
+Hook = Callable[..., None]
+
+# Frames decoded and analysed together are capped by pixels as well as by count: the detector
+# holds each chunk as float32 at full resolution (plus P-Net feature maps), so the peak stays
+# about the same whatever the resolution: 7 frames of 1080p, 32 of 640x360 (benchmarks/throughput.py).
+CHUNK_PIXELS = 16_000_000
+TRIM_EVERY_CHUNKS = 4  # heap.trim() cadence: ~1 % of the time, keeps RSS flat on long videos
+
+
+@dataclass(frozen=True)
+class ChunkFaces:
+    """The faces stage's output for one chunk: per frame, its faces and their track ids."""
+
+    times: np.ndarray  # float64 (N,) frame times
+    faces: list[FrameFaces]  # N entries
+    face_ids: list[np.ndarray]  # N entries, int32 (K_i,) stable ids
+
+    @property
+    def count(self) -> int:
+        return sum(len(f) for f in self.faces)
+
+
+@dataclass(frozen=True)
+class AlignedFaces:
+    """The align stage's output for one chunk: every face of every frame, flattened in frame order."""
+
+    frame: np.ndarray  # int (K,) index of each face's frame within the chunk
+    crops: torch.Tensor  # uint8 (K, 64, 64) aligned grayscale crops, on the analysis device
+    visual: np.ndarray  # float32 (K, 7) visual-expert probabilities
+
+
+@dataclass
+class _VideoState:
+    """What carries over from one chunk to the next within a video."""
+
+    builder: TimelineBuilder
+    tracker: IoUTracker
+    crops: BestCrops  # aligned crops of the seconds that will be explained
+    mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
+    last_full_t: float | None = None
+
+
+class VideoAnalyzer:
+    """Loads the models once; analyses any number of videos (or time segments of one)."""
+
+    def __init__(self, config: RunConfig | None = None, hook: Hook | None = None):
+        self.config = config or RunConfig()
+        self.hook = hook
+        self.device = resolve_device(self.config.device)
+        c = self.config
+        self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score)
+        self.visual = load_visual_model(self.device)
+        self.audio = load_audio_model(self.device)
+        self.fusion_params = load_default_params()
+        self.fuse = make_fusion(self.fusion_params)
+        self.model_version = model_version()
+
+    def __call__(self, path: str | Path, video_id: str | None = None, start_s: float = 0.0,
+                 end_s: float | None = None, info: MediaInfo | None = None) -> VideoResult:
+        """Analyse [start_s, end_s) of one file (`info`: its probe, if the caller already has it).
+        Never raises for a bad file: the result then has status 'failed' and a one-line error."""
+        path = str(path)
+        t0 = time.perf_counter()
+        try:
+            vid = video_id or fingerprint(path)
+        except OSError as e:
+            return VideoResult(video_id or "", path, "failed", f"cannot read the file: {e.strerror or e}")
+        try:
+            result = self.apply(path, vid, start_s, end_s, info)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # a bad video must not end the batch
+            if not isinstance(e, MediaError):
+                traceback.print_exc()
+            result = VideoResult(vid, path, "failed", one_line_error(e))
+        result.timings.setdefault("total", time.perf_counter() - t0)
+        return result
+
+    def _report(self, step: str, artifact=None, **kw) -> None:
+        if self.hook is not None:
+            self.hook(step, artifact, **kw)
+
+    @torch.inference_mode()
+    def apply(self, path: str, video_id: str, start_s: float = 0.0, end_s: float | None = None,
+              info: MediaInfo | None = None) -> VideoResult:
+        c, timer = self.config, StageTimer(STAGES)
+        t_start = time.perf_counter()
+        with timer("decode"):
+            info = info if info is not None else probe(path)
+        self._report("probe", info)
+        end = info.duration_s if end_s is None else min(end_s, info.duration_s)
+        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
+                            BestCrops(c))
+        for chunk in self._frames(info, start_s, end, timer):
+            self._report("frames", chunk)
+            with timer("detect"):
+                faces = self._detect(chunk, state)
+            self._report("faces", faces, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
+            aligned = self._align(chunk, faces, timer)
+            if aligned is not None:
+                self._report("align", aligned)
+            self._collect(faces, aligned, state)
+        seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
+        with timer("sync"):
+            sync = self._sync(info, state.mouths, start_s, end)
+        self._report("sync", sync)
+        with timer("audio"):
+            sec_audio = self._audio(info, seconds, sync.result)
+        self._report("audio", sec_audio)
+        with timer("models"):
+            timeline = self._timeline(state.builder, seconds, info, sec_audio, sync)
+        self._report("timeline", timeline)
+        with timer("explain"):
+            attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
+                                self.fusion_params, self.device, c)
+        self._report("explain", attr)
+        return self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync.result,
+                            dict(timer.seconds, total=time.perf_counter() - t_start))
+
+    # ------------------------------------------------------------------ stages
+
+    def _frames(self, info: MediaInfo, start_s: float, end_s: float, timer: StageTimer) -> Iterator[FrameChunk]:
+        """Decoded frames at the analysis rate, in chunks bounded by count and pixels."""
+        chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
+        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s)
+        n = 0
+        while True:
+            with timer("decode"):
+                item = next(frames, None)
+            if item is None:
+                return
+            yield item
+            n += 1
+            if n % TRIM_EVERY_CHUNKS == 0:
+                heap.trim()
+
+    def _detect(self, chunk: FrameChunk, state: _VideoState) -> ChunkFaces:
+        """Faces per frame: full MTCNN on keyframes (batched), R/O-Net refinement of the
+        tracked faces on the frames between (see FaceDetector.refine). Updates the tracker
+        and the mouth log."""
+        interval = self.config.detect_interval_s
+        key = np.zeros(len(chunk.times), bool)
+        last = state.last_full_t
+        for i, t in enumerate(chunk.times):
+            if interval <= 0 or last is None or t - last >= interval - 1e-6:
+                key[i], last = True, t
+        state.last_full_t = last
+        full = iter(self.detector.detect(chunk.frames[key]) if key.any() else [])
+        faces, ids = [], []
+        for i, t in enumerate(chunk.times):
+            if key[i]:
+                f = next(full)
+            else:
+                f = self.detector.refine(chunk.frames[i], state.tracker.predicted_boxes(float(t)))
+            faces.append(f)
+            ids.append(state.tracker.update(float(t), f.boxes))
+            state.mouths.add(float(t), ids[-1], f.landmarks)
+        return ChunkFaces(chunk.times, faces, ids)
+
+    def _align(self, chunk: FrameChunk, faces: ChunkFaces, timer: StageTimer) -> AlignedFaces | None:
+        """Aligned crops of every face of the chunk and the visual expert's reading of each."""
+        if faces.count == 0:
+            return None
+        owner = np.concatenate([np.full(len(f), i) for i, f in enumerate(faces.faces)])
+        with timer("align"):
+            landmarks = np.concatenate([f.landmarks for f in faces.faces if len(f)])
+            frames = torch.from_numpy(chunk.frames).to(self.device)
+            crops = align_faces_batch(frames, owner, landmarks)
+        with timer("models"):
+            probs = run_batched(self.visual, to_model_input(crops)).float().cpu().numpy()
+        return AlignedFaces(owner, crops, probs)
+
+    @staticmethod
+    def _collect(faces: ChunkFaces, aligned: AlignedFaces | None, state: _VideoState) -> None:
+        """Fold the chunk's per-face readings into the timeline and keep crops to explain."""
+        k = 0
+        for t, f, fid in zip(faces.times, faces.faces, faces.face_ids):
+            n = len(f)
+            if n:
+                state.builder.add_frame(float(t), fid, f.scores, f.boxes, aligned.visual[k : k + n])
+                state.crops.add(float(t), fid, f.scores, aligned.crops[k : k + n])
+            k += n
+
+    def _sync(self, info: MediaInfo, mouths: TrackLog, start_s: float, end_s: float) -> SyncAnalysis:
+        """A/V offset by DTW of mouth motion against the audio, and speaking scores (see sync/)."""
+        if not info.has_audio:
+            return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
+        return analyze_sync(info.path, mouths.tracks(), None, max_shift_s=self.config.max_av_shift_s,
+                            duration_s=end_s, start_s=start_s)
+
+    def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
+        """Speech fraction and audio-expert reading of every second, at the aligned audio time."""
+        c = self.config
+        return analyse_audio(info.path, seconds, self.audio, self.device, sync.audio_time, c.audio_window_s,
+                             keep_mel=lambda s: wants_groups(c, s), track_span=info.audio_span)
+
+    def _timeline(self, builder: TimelineBuilder, seconds: range, info: MediaInfo, audio: SecondAudio,
+                  sync: SyncAnalysis) -> Timeline:
+        speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
+        return builder.build(seconds, info.duration_s, audio=audio, fuse=self.fuse, speaking=speaking)
+
+    @staticmethod
+    def _result(video_id: str, path: str, info: MediaInfo, builder: TimelineBuilder, timeline: pa.Table,
+                attr: pa.Table, sync: SyncResult, timings: dict[str, float]) -> VideoResult:
+        method = sync.method if sync.method != "container" else f"container ({sync.reason})"
+        return VideoResult(
+            video_id, path, "ok", None, info, timeline, attr,
+            faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),
+            av_offset_s=sync.offset_s, av_confidence=sync.confidence, av_method=method, timings=timings,
+        )

@@ -1,0 +1,22 @@
+"""The model version stored with every result: weights and processing behind the numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+from emotion_batch.models.audio import AUDIO_WEIGHTS_SHA
+from emotion_batch.models.fusion import load_default_params
+from emotion_batch.models.visual import VISUAL_WEIGHTS_SHA
+from emotion_batch.schemas import SCHEMA_VERSION
+
+# Bump when processing changes the numbers without a weights change (e.g. the voice-activity
+# fix for track ends), so `run` redoes videos finished by an older version instead of skipping.
+ALGORITHM_VERSION = 2
+
+
+def model_version() -> str:
+    """Identifies the weights and processing behind every number in the tables."""
+    fusion = hashlib.sha256(json.dumps(asdict(load_default_params()), sort_keys=True).encode()).hexdigest()
+    return f"s{SCHEMA_VERSION}-p{ALGORITHM_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}-a{AUDIO_WEIGHTS_SHA[:8]}-f{fusion[:6]}"

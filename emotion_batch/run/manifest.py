@@ -1,0 +1,108 @@
+"""The manifest row of one video (the `videos/` table), as a typed record.
+
+Its fields are exactly MANIFEST_SCHEMA's columns, in order (a test checks it). The local
+runner, the Ray layer and the CLI summary all pass `ManifestRow`s; it becomes Arrow only when
+it is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+
+import pyarrow as pa
+
+from emotion_batch.config import RunConfig
+from emotion_batch.media import MediaInfo
+from emotion_batch.pipeline.result import VideoResult
+from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, STAGES
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ManifestRow:
+    video_id: str
+    path: str
+    size_bytes: int | None
+    status: str  # ok | failed
+    error: str | None  # one line, None when ok
+    duration_s: float | None
+    fps: float | None
+    n_frames: int | None
+    width: int | None
+    height: int | None
+    has_audio: bool | None
+    faces_found: int | None  # distinct face tracks
+    face_seconds: int | None  # timeline rows with a face
+    av_offset_s: float | None
+    av_confidence: float | None
+    av_method: str | None
+    model_version: str
+    config_hash: str
+    config_json: str | None
+    schema_version: str
+    t_decode: float | None = None
+    t_detect: float | None = None
+    t_align: float | None = None
+    t_audio: float | None = None
+    t_sync: float | None = None
+    t_models: float | None = None
+    t_explain: float | None = None
+    t_write: float | None = None
+    t_total: float | None = None
+    worker: str | None = None
+    device: str | None = None
+    started_at: str | None = None  # ISO 8601 UTC
+    finished_at: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def stage_seconds(self) -> dict[str, float | None]:
+        return {s: getattr(self, f"t_{s}") for s in STAGES}
+
+    def to_arrow(self) -> pa.Table:
+        return pa.Table.from_pylist([asdict(self)], schema=MANIFEST_SCHEMA)
+
+    @classmethod
+    def from_result(cls, result: VideoResult, size_bytes: int | None, info: MediaInfo | None, config: RunConfig,
+                    model_version: str, device: str, started_at: str) -> "ManifestRow":
+        """The row for `result` (`info`: the result's probe, else the plan's; may be None)."""
+        info = result.info or info
+        if size_bytes is None and os.path.exists(result.path):
+            size_bytes = os.path.getsize(result.path)
+        return cls(
+            video_id=result.video_id,
+            path=result.path,
+            size_bytes=size_bytes,
+            status=result.status,
+            error=result.error,
+            duration_s=info.duration_s if info else None,
+            fps=info.fps if info else None,
+            n_frames=info.n_frames if info else None,
+            width=info.width if info else None,
+            height=info.height if info else None,
+            has_audio=info.has_audio if info else None,
+            faces_found=result.faces_found if result.ok else None,
+            face_seconds=result.face_seconds if result.ok else None,
+            av_offset_s=result.av_offset_s,
+            av_confidence=result.av_confidence,
+            av_method=result.av_method,
+            model_version=model_version,
+            config_hash=config.config_hash(),
+            config_json=json.dumps(config.to_dict(), sort_keys=True),
+            schema_version=SCHEMA_VERSION,
+            **{f"t_{s}": result.timings.get(s) for s in STAGES},
+            t_total=result.timings.get("total"),
+            worker=f"{socket.gethostname()}:{os.getpid()}",
+            device=device,
+            started_at=started_at,
+            finished_at=now_utc(),
+        )

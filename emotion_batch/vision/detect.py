@@ -1,0 +1,92 @@
+"""Face detection: MTCNN, batched (see mtcnn.py), boxes and landmarks per frame.
+
+MTCNN's image pyramid starts at scale 12 / min_face_px (its P-Net sees 12-px faces), so the
+frame is pre-scaled by that for P-Net, while R-Net and O-Net crop from the full-resolution
+frame (mtcnn.py explains why). A `max_side` smaller than that pre-scale gives scales the
+frame further for speed and loses faces below 12 / scale pixels (benchmarks/face_recall.py).
+Boxes and landmarks are in full-resolution pixels, where alignment crops from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from facenet_pytorch import MTCNN
+from facenet_pytorch.models.utils.detect_face import rerec
+
+from emotion_batch.vision import mtcnn
+
+
+@dataclass
+class FrameFaces:
+    """Faces found in one frame, full-resolution pixel coordinates."""
+
+    boxes: np.ndarray  # float32 (K, 4) x1, y1, x2, y2
+    scores: np.ndarray  # float32 (K,) MTCNN probability
+    landmarks: np.ndarray  # float32 (K, 5, 2) eyes, nose, mouth corners as (x, y)
+
+    @staticmethod
+    def empty() -> "FrameFaces":
+        return FrameFaces(
+            np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        )
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+class FaceDetector:
+    """MTCNN over a batch of same-sized frames on one device."""
+
+    def __init__(self, device: torch.device, max_side: int = 0, min_face_px: int = 20, min_score: float = 0.9):
+        self.device = device
+        self.max_side = max_side
+        self.min_face_px = min_face_px
+        self.min_score = min_score
+        # Weights of P-, R- and O-Net ship inside the facenet-pytorch wheel.
+        self.mtcnn = MTCNN(keep_all=True, device=device).eval()
+
+    def scale_for(self, h: int, w: int) -> float:
+        lossless = min(1.0, 12.0 / self.min_face_px)
+        return lossless if self.max_side <= 0 else min(lossless, self.max_side / max(h, w))
+
+    @torch.inference_mode()
+    def detect(self, frames: np.ndarray | torch.Tensor) -> list[FrameFaces]:
+        """frames: uint8 (N, H, W, 3) RGB. Returns one FrameFaces per frame."""
+        if len(frames) == 0:
+            return []
+        x = torch.as_tensor(frames).to(self.device)
+        m = self.mtcnn
+        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, m.pnet, m.rnet, m.onet,
+                             m.thresholds, m.factor)
+        return [self._keep(b, p) for b, p in found]
+
+    def _keep(self, boxes: np.ndarray, points: np.ndarray) -> FrameFaces:
+        ok = boxes[:, 4] >= self.min_score
+        if not ok.any():
+            return FrameFaces.empty()
+        return FrameFaces(boxes[ok, :4].astype(np.float32), boxes[ok, 4].astype(np.float32),
+                          points[ok].astype(np.float32))
+
+    @torch.inference_mode()
+    def refine(self, frame: np.ndarray | torch.Tensor, boxes: np.ndarray, grow: float = 1.25) -> FrameFaces:
+        """Re-detect faces near known positions in one full-resolution frame.
+
+        Runs only MTCNN's second and third stages (R-Net, O-Net) on the given boxes,
+        enlarged by `grow` so a face that moved is still inside, exactly as MTCNN treats
+        the candidates its first stage proposes. This skips the image pyramid and P-Net,
+        which are nearly all of the detector's cost, so tracking a face between full
+        detections costs a few milliseconds. New faces are not found here.
+        """
+        if len(boxes) == 0:
+            return FrameFaces.empty()
+        img = torch.as_tensor(frame).to(self.device).permute(2, 0, 1)[None].float()
+        b = torch.as_tensor(np.asarray(boxes, np.float32), device=self.device)
+        c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
+        cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))
+        inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
+        m = self.mtcnn
+        out, lm, _ = mtcnn.refine(img, cand, inds, m.rnet, m.onet, m.thresholds)
+        return self._keep(out.numpy(), lm.numpy())

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Compare two results folders table by table: same videos, same rows, same numbers.
+
+    python scripts/compare_results.py BEFORE AFTER [--atol 1e-5]
+
+Used to show that a refactoring changed no output: run the same videos with the old and the
+new code into two folders and compare them. Rows are matched on (video_id, face_id, second);
+float columns must agree within --atol (default 1e-5: float32 results computed through other
+kernels or batch shapes may differ in the last bits, see tests), everything else exactly.
+Columns that record when, where and how fast a run happened (timings, worker, timestamps) are
+not compared. Prints one line per table and per difference; exits 1 when anything differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from emotion_batch.query import open_results  # noqa: E402
+from emotion_batch.schemas import STAGES  # noqa: E402
+
+KEYS = {"timelines": ["video_id", "face_id", "second"], "attributions": ["video_id", "face_id", "second"],
+        "videos": ["video_id"]}
+NOT_COMPARED = {f"t_{s}" for s in STAGES} | {"t_total", "worker", "started_at", "finished_at", "device"}
+
+
+def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float) -> list[str]:
+    """Differences between two versions of one table, as readable lines (empty when equal)."""
+    keys = KEYS[name]
+    out = []
+    if list(a.columns) != list(b.columns):
+        out.append(f"{name}: columns differ: {sorted(set(a.columns) ^ set(b.columns))}")
+        return out
+    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+    ka, kb = set(map(tuple, a[keys].to_numpy().tolist())), set(map(tuple, b[keys].to_numpy().tolist()))
+    if ka != kb:
+        out.append(f"{name}: {len(ka - kb)} row(s) only before, {len(kb - ka)} only after, "
+                   f"e.g. {sorted(ka ^ kb, key=str)[:3]}")
+        return out
+    for col in a.columns:
+        if col in NOT_COMPARED or col in keys:
+            continue
+        x, y = a[col], b[col]
+        if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
+            xv, yv = x.to_numpy(np.float64), y.to_numpy(np.float64)
+            nan_x, nan_y = np.isnan(xv), np.isnan(yv)
+            bad = (nan_x != nan_y) | (~nan_x & ~nan_y & ~np.isclose(xv, yv, rtol=0, atol=atol))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                diff = np.nanmax(np.abs(xv - yv)) if (~nan_x & ~nan_y).any() else float("nan")
+                out.append(f"{name}.{col}: {int(bad.sum())} value(s) differ (max |diff| {diff:.3g}); first at "
+                           f"{tuple(a.loc[i, keys])}: {xv[i]!r} vs {yv[i]!r}")
+        else:
+            xs, ys = x.astype(object).where(x.notna(), None), y.astype(object).where(y.notna(), None)
+            bad = xs.to_numpy() != ys.to_numpy()
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                out.append(f"{name}.{col}: {int(bad.sum())} value(s) differ; first at {tuple(a.loc[i, keys])}: "
+                           f"{xs[i]!r} vs {ys[i]!r}")
+    return out
+
+
+def compare(before: str, after: str, atol: float = 1e-5) -> list[str]:
+    ra, rb = open_results(before), open_results(after)
+    diffs = []
+    for name in KEYS:
+        a, b = getattr(ra, name), getattr(rb, name)
+        d = compare_frames(name, a, b, atol)
+        print(f"{name}: {len(a)} vs {len(b)} rows, {'same' if not d else f'{len(d)} difference(s)'}")
+        diffs += d
+    return diffs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("before")
+    ap.add_argument("after")
+    ap.add_argument("--atol", type=float, default=1e-5)
+    a = ap.parse_args()
+    diffs = compare(a.before, a.after, a.atol)
+    for d in diffs:
+        print("  " + d)
+    print("SAME" if not diffs else f"DIFFERENT ({len(diffs)})")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Segment planning and merging (Ray-free): whole-second cuts, ordered merge, face-id
+stitching across boundaries, failure of one segment fails the video."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from emotion_batch.pipeline import VideoResult
+from emotion_batch.schemas import NO_FACE, TIMELINE_SCHEMA
+from emotion_batch.run.segments import Segment, merge_segments, plan_segments
+
+
+def test_plan_cuts_at_whole_seconds_and_folds_a_short_tail():
+    assert plan_segments(10.0, 300) == [Segment(0, 0.0, None)]
+    assert plan_segments(0.0, 300) == [Segment(0, 0.0, None)]
+    segs = plan_segments(7.2, 2)
+    assert [(s.start_s, s.end_s) for s in segs] == [(0, 2), (2, 4), (4, 6), (6, None)]
+    assert sum(s.length(7.2) for s in segs) == pytest.approx(7.2)
+    # a 0.3 s tail (< a quarter segment) joins the previous segment
+    assert [(s.start_s, s.end_s) for s in plan_segments(6.3, 2)] == [(0, 2), (2, 4), (4, None)]
+    assert [(s.start_s, s.end_s) for s in plan_segments(900.5, 300)] == [(0, 300), (300, 600), (600, None)]
+    # fractional segment lengths round to whole seconds
+    assert [s.start_s for s in plan_segments(10, 2.6)] == [0, 3, 6, 9]
+
+
+def _timeline(rows: list[tuple[int, int, tuple]]) -> pa.Table:
+    """rows: (face_id, second, box); face_id -1 rows have no box."""
+    cols = {n: [] for n in TIMELINE_SCHEMA.names}
+    for fid, s, box in rows:
+        for n in TIMELINE_SCHEMA.names:
+            cols[n].append(None)
+        cols["video_id"][-1], cols["face_id"][-1], cols["second"][-1] = "v", fid, s
+        cols["t_start"][-1], cols["t_end"][-1], cols["n_frames"][-1] = float(s), float(s + 1), 0 if fid < 0 else 5
+        if box is not None:
+            for k, n in enumerate(("box_x1", "box_y1", "box_x2", "box_y2")):
+                cols[n][-1] = float(box[k])
+            cols["v_happy"][-1] = 0.5 + fid / 10
+    return pa.table(cols, schema=TIMELINE_SCHEMA)
+
+
+A, B, C = (0, 0, 100, 100), (300, 0, 400, 100), (600, 300, 700, 400)
+
+
+def _ok(rows, faces) -> VideoResult:
+    return VideoResult("v", "/x.mp4", "ok", timeline=_timeline(rows), faces_found=faces,
+                       face_seconds=sum(1 for f, *_ in rows if f >= 0), timings={"detect": 1.0, "total": 2.0})
+
+
+def test_merge_stitches_faces_that_cross_a_boundary_and_numbers_new_ones():
+    s0, s1, s2 = Segment(0, 0, 2), Segment(1, 2, 4), Segment(2, 4, None)
+    r0 = _ok([(0, 0, A), (0, 1, A), (1, 1, B)], 2)  # faces A (id 0) and B (id 1)
+    # segment 1: B continues (local 0, box moved a little), C is new (local 1); A is gone
+    r1 = _ok([(0, 2, (305, 0, 405, 100)), (1, 2, C), (NO_FACE, 3, None)], 2)
+    r2 = _ok([(NO_FACE, 4, None), (0, 5, A)], 1)  # A comes back after a gap: a new track
+    merged = merge_segments([(s2, r2), (s0, r0), (s1, r1)])  # any order in
+    assert merged.ok
+    got = list(zip(merged.timeline["second"].to_pylist(), merged.timeline["face_id"].to_pylist()))
+    assert got == [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2), (3, NO_FACE), (4, NO_FACE), (5, 3)]
+    assert merged.faces_found == 4
+    assert merged.face_seconds == 6
+    assert merged.timings["detect"] == 3.0 and merged.timings["total"] == 6.0
+    seconds = merged.timeline["second"].to_pylist()
+    assert seconds == sorted(seconds)
+
+
+def test_merge_fails_the_video_when_a_segment_failed():
+    s0, s1 = Segment(0, 0, 2), Segment(1, 2, None)
+    bad = VideoResult("v", "/x.mp4", "failed", "video decoding failed near t=2.50s")
+    merged = merge_segments([(s0, _ok([(0, 0, A)], 1)), (s1, bad)])
+    assert not merged.ok
+    assert merged.error == "segment 1 [2 s, end): video decoding failed near t=2.50s"
+
+
+def test_merge_keeps_the_most_confident_av_offset():
+    s0, s1 = Segment(0, 0, 2), Segment(1, 2, None)
+    r0, r1 = _ok([(NO_FACE, 0, None)], 0), _ok([(NO_FACE, 2, None)], 0)
+    r0.av_offset_s, r0.av_confidence, r0.av_method = 0.1, 0.2, "dtw"
+    r1.av_offset_s, r1.av_confidence, r1.av_method = -0.04, 0.9, "dtw"
+    merged = merge_segments([(s0, r0), (s1, r1)])
+    assert (merged.av_offset_s, merged.av_confidence) == (-0.04, 0.9)
+    assert merged.timeline["second"].to_pylist() == [0, 2]

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+import torch
+
+from emotion_batch.vision.detect import FaceDetector
+from emotion_batch.vision.track import IoUTracker, center_distance, iou_matrix
+from videogen import face_photo
+
+
+def test_iou_matrix():
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30]], np.float32)
+    np.testing.assert_allclose(iou_matrix(a, b)[0], [1.0, 50 / 150, 0.0], atol=1e-6)
+    assert iou_matrix(a, np.zeros((0, 4))).shape == (1, 0)
+
+
+def test_center_distance_is_in_face_widths():
+    a = np.array([[0, 0, 10, 10]], np.float32)
+    b = np.array([[10, 0, 20, 10]], np.float32)
+    assert center_distance(a, b)[0, 0] == pytest.approx(1.0)
+
+
+def test_tracker_keeps_ids_for_moving_faces_and_separates_people():
+    tr = IoUTracker()
+    ids = []
+    for k in range(10):  # two faces moving right 6 px per frame (0.6 of a 10-px face width)
+        t = k * 0.2
+        boxes = np.array([[6 * k, 0, 6 * k + 10, 10], [100 + 6 * k, 50, 110 + 6 * k, 60]], np.float32)
+        ids.append(tr.update(t, boxes).tolist())
+    assert all(i == [0, 1] for i in ids)
+
+
+def test_tracker_new_id_after_gap_and_for_far_boxes():
+    tr = IoUTracker(max_gap_s=1.0)
+    assert tr.update(0.0, np.array([[0, 0, 10, 10]], np.float32)).tolist() == [0]
+    assert tr.update(0.2, np.array([[200, 200, 210, 210]], np.float32)).tolist() == [1]
+    assert tr.update(2.0, np.array([[0, 0, 10, 10]], np.float32)).tolist() == [2]  # track 0 expired
+    assert tr.update(2.2, np.zeros((0, 4), np.float32)).tolist() == []
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return FaceDetector(torch.device("cpu"), max_side=640)
+
+
+def test_detector_finds_the_astronaut(detector):
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    frame[:, 40:280] = face_photo(240)
+    blank = np.zeros_like(frame)
+    faces = detector.detect(np.stack([frame, blank, frame]))
+    assert [len(f) for f in faces] == [1, 0, 1]
+    box, lm = faces[0].boxes[0], faces[0].landmarks[0]
+    assert faces[0].scores[0] > 0.95
+    # landmarks inside the box: eyes above the mouth corners, left eye left of right eye
+    assert box[0] < lm[:, 0].min() and lm[:, 0].max() < box[2]
+    assert lm[0, 0] < lm[1, 0] and lm[:2, 1].max() < lm[3:, 1].min()
+
+
+def test_detector_maps_downscaled_boxes_to_full_resolution():
+    big = np.full((960, 1280, 3), 90, np.uint8)
+    big[:, 160:1120] = face_photo(960)
+    full = FaceDetector(torch.device("cpu"), max_side=1280).detect(big[None])[0]
+    small = FaceDetector(torch.device("cpu"), max_side=320).detect(big[None])[0]
+    assert len(full) == len(small) == 1
+    side = full.boxes[0, 2] - full.boxes[0, 0]
+    assert np.abs(full.boxes[0] - small.boxes[0]).max() < 0.1 * side
+
+
+def test_refine_refinds_a_moved_face_without_the_pyramid(detector):
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    frame[:, 100:460] = face_photo(360)
+    first = detector.detect(frame[None])[0]
+    moved = np.roll(frame, 15, axis=1)
+    again = detector.refine(moved, first.boxes)
+    assert len(again) == 1 and again.scores[0] > 0.9
+    np.testing.assert_allclose(again.landmarks[0], first.landmarks[0] + [15, 0], atol=3.0)
+    assert len(detector.refine(np.zeros_like(frame), first.boxes)) == 0  # nothing there: nothing found
+    assert len(detector.refine(frame, np.zeros((0, 4), np.float32))) == 0
+
+
+def test_detect_interval_tracks_between_keyframes(made_videos):
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    res = VideoAnalyzer(RunConfig(device="cpu", detect_interval_s=1.0, explain="none"))(made_videos["face"][0])
+    rows = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
+    assert [(r["face_id"], r["second"], r["n_frames"]) for r in rows] == [(0, 0, 5), (0, 1, 5), (0, 2, 5)]
