@@ -1,6 +1,5 @@
 """The six real sample videos in ../shared end to end (one VideoAnalyzer, shared models)."""
 
-import os
 
 import pytest
 

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from emotion_batch.media.frames import LUMA  # ITU-R 601, as cv2.COLOR_RGB2GRAY (what fer uses)
+
 CROP_SIZE = 64
 
 #: Canonical (x, y) of MTCNN's 5 landmarks inside the 64x64 crop (see module docstring).
@@ -46,8 +48,6 @@ TEMPLATE_64.setflags(write=False)
 
 REGION_NAMES: tuple[str, ...] = ("brows_eyes", "nose_cheeks", "mouth_jaw", "face_rest")
 
-# ITU-R 601 luma, as cv2.COLOR_RGB2GRAY (what fer and FER2013 pipelines use).
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def _regions_from_template(t: np.ndarray, size: int = CROP_SIZE) -> dict[str, tuple[int, int, int, int]]:
@@ -153,7 +153,7 @@ def align_faces_batch(
     inv = _inverse(m)  # crop -> frame
     frame_px = np.sqrt(np.abs(np.linalg.det(inv[:, :, :2])))  # frame pixels per crop pixel
     _, h, w, _ = frames.shape
-    luma = torch.tensor(_LUMA, dtype=torch.float32, device=frames.device)
+    luma = torch.from_numpy(LUMA).to(frames.device)
     for start in range(0, len(lm), chunk):
         sl = slice(start, start + chunk)
         ss = supersample or int(min(4, max(1, round(float(frame_px[sl].max())))))

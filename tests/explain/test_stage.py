@@ -1,19 +1,11 @@
-"""Explanations as the pipeline produces them (explain_stage.py + pipeline.py)."""
+"""Explanations as the pipeline produces them (explain/stage.py + pipeline/analyzer.py)."""
 
-import numpy as np
 import pytest
 
 from conftest import RAVDESS
 from emotion_batch.config import RunConfig
-from emotion_batch.explain.select import wants_groups
 from emotion_batch.pipeline import VideoAnalyzer
 from emotion_batch.schemas import ATTRIBUTION_SCHEMA
-
-
-def test_wants_groups_modes():
-    assert [wants_groups(RunConfig(explain="sample", explain_every=2), s) for s in range(4)] == [True, False, True, False]
-    assert all(wants_groups(RunConfig(explain="all"), s) for s in range(3))
-    assert not any(wants_groups(RunConfig(explain="none"), s) for s in range(3))
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from torch import nn
 from emotion_batch.audio import features as feats
 from emotion_batch.vision.align import align_faces, region_masks
 from emotion_batch.explain import (
+    explain_mask,
     AUDIO_BANDS,
     GROUP_COLUMNS,
     SUMMARY_SQL,
     ExplainInput,
     explain,
-    explain_mask,
     group_attributions,
     modality_shapley,
     summarise,
@@ -229,14 +229,6 @@ def test_group_shares_converge(models, crop, logmel):
     n = group_attributions([crop], [logmel], [6], vm, am, n_samples=48, seed=0)[0]
     n2 = group_attributions([crop], [logmel], [6], vm, am, n_samples=96, seed=1)[0]
     assert np.abs(n - n2).max() < 0.05, (n, n2)
-
-
-def test_explain_mask_modes():
-    s = np.arange(12)
-    assert explain_mask(s, "all").all() and not explain_mask(s, "none").any()
-    np.testing.assert_array_equal(np.flatnonzero(explain_mask(s, "sample", 5)), [0, 5, 10])
-    with pytest.raises(ValueError):
-        explain_mask(s, "some")
 
 
 def test_works_inside_inference_mode_and_with_a_row_mask(models, crop, logmel):
