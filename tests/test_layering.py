@@ -1,0 +1,40 @@
+"""The layering the architecture promises: the per-video pipeline and the stages never import Ray
+or the batch/run layer, so they can be tested, profiled and reused alone."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "emotion_batch"
+STAGES = ("media", "vision", "audio", "sync", "fusion", "explain", "models", "pipeline")
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_stages_import_neither_ray_nor_the_run_layer():
+    offenders = []
+    for stage in STAGES:
+        for f in (PKG / stage).rglob("*.py"):
+            bad = {m for m in _imports(f) if m.split(".")[0] == "ray" or m.startswith(("emotion_batch.run", "emotion_batch.cli"))}
+            offenders += [f"{f.relative_to(PKG)}: {m}" for m in sorted(bad)]
+    assert not offenders, offenders
+
+
+def test_importing_the_pipeline_loads_no_ray():
+    code = "import sys, emotion_batch.pipeline; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PKG.parent, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_no_module_is_too_long_to_read_in_one_sitting():
+    long = [f"{f.relative_to(PKG)}: {n}" for f in PKG.rglob("*.py") if (n := len(f.read_text().splitlines())) > 450]
+    assert not long, long
