@@ -1,5 +1,5 @@
 """Detection time per analysed frame: stock facenet-pytorch MTCNN at full resolution vs the
-product's driver (emotion_batch/mtcnn.py), interleaved on the same frames so machine load
+product's driver (emotion_batch/vision/mtcnn.py), interleaved on the same frames so machine load
 affects both alike. Prints ms/frame and detections for each.
 
     python benchmarks/detector_ab.py [VIDEOS...] [--repeats 3]

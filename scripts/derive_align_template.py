@@ -16,7 +16,7 @@ same figures for a fer crop whose box is jittered by a few pixels (a noise floor
     python scripts/derive_align_template.py [--videos ../shared/data/videos] [--png /tmp/align.png]
 
 Needs ../shared (not part of the package) and facenet-pytorch's bundled MTCNN weights; reads no
-network. Prints the template as a Python literal to paste into emotion_batch/align.py.
+network. Prints the template as a Python literal to paste into emotion_batch/vision/align.py.
 """
 
 from __future__ import annotations
