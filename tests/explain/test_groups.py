@@ -218,8 +218,14 @@ def test_deterministic_subset_independent_and_global_rng_untouched(models, crop,
     assert np.array_equal(np.random.get_state()[1], before)
     t2 = explain(rows, vm, am, PARAMS, n_samples=8, seed=7)
     assert t1.equals(t2)
-    alone = explain(rows[1:], vm, am, PARAMS, n_samples=8, seed=7)
-    assert alone.equals(t1.slice(1))
+    alone = explain(rows[1:], vm, am, PARAMS, n_samples=8, seed=7).to_pandas()
+    # The same row explained alone or in a batch of two: fusion runs vectorised over a different
+    # number of rows, so the last float32 bits may differ between CPU kernels; 1e-6 is far below
+    # any meaningful share or Shapley value.
+    both = t1.slice(1).to_pandas()
+    assert alone[["video_id", "face_id", "second", "label"]].equals(both[["video_id", "face_id", "second", "label"]])
+    num = ["p_label", "shap_visual", "shap_audio", "shap_base", *GROUP_COLUMNS]
+    np.testing.assert_allclose(alone[num].to_numpy(float), both[num].to_numpy(float), atol=1e-6, rtol=0)
     other = explain(rows, vm, am, PARAMS, n_samples=8, seed=8).to_pandas()
     assert not np.allclose(other[list(GROUP_COLUMNS)], t1.to_pandas()[list(GROUP_COLUMNS)])
 

@@ -46,8 +46,10 @@ def test_output_contract_and_batch_invariance(model):
         single = torch.cat([model(x[i : i + 1]) for i in range(5)])
     assert batch.shape == (5, len(LABELS)) and batch.dtype == torch.float32
     assert torch.all(batch >= 0)
-    torch.testing.assert_close(batch.sum(1), torch.ones(5), atol=1e-6, rtol=0)
-    torch.testing.assert_close(batch, single, atol=1e-6, rtol=0)
+    torch.testing.assert_close(batch.sum(1), torch.ones(5), atol=1e-5, rtol=0)
+    # batch and single calls may take different oneDNN convolution algorithms (and a CPU without
+    # AVX-512 other kernels): float32 agreement to 1e-5, not bit-exactness
+    torch.testing.assert_close(batch, single, atol=1e-5, rtol=0)
     # Different inputs give different outputs: the weights are really loaded, not constant.
     assert (batch[0] - batch[1]).abs().max() > 1e-4
 
