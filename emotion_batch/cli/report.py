@@ -19,6 +19,7 @@ import click
               help="Do not decode face thumbnails from the original videos.")
 def report(results, out_dir, max_points, max_faces, no_thumbnails):
     """Write an HTML report of RESULTS that works offline; prints the index.html path last."""
+    from emotion_batch.errors import first_line
     from emotion_batch.query import QueryError
     from reports import build_report
 
@@ -26,6 +27,5 @@ def report(results, out_dir, max_points, max_faces, no_thumbnails):
         index = build_report(results, out_dir, max_points=max_points, max_faces=max_faces,
                              thumbnails=not no_thumbnails)
     except (QueryError, OSError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise click.ClickException(msg) from None
+        raise click.ClickException(first_line(e)) from None
     click.echo(str(index.resolve()))
