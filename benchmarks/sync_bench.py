@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 RAVDESS = ROOT / ".." / "shared" / "data" / "ravdess-speech-16k"
 
 from emotion_batch import media, sync  # noqa: E402
+from emotion_batch.vision.mouths import mouth_boxes  # noqa: E402
 
 
 def build(path: Path, minutes: float, scale: int) -> tuple[dict, float]:
@@ -47,7 +48,7 @@ def build(path: Path, minutes: float, scale: int) -> tuple[dict, float]:
     lm = np.zeros((1, 5, 2))
     lm[0, 3:5] = tf.mouth_corners()[0] * scale
     t_obs = np.arange(0, len(speech) / tf.SR, 0.2)
-    return {0: (t_obs, np.repeat(sync.mouth_boxes(lm), len(t_obs), 0))}, len(speech) / tf.SR
+    return {0: (t_obs, np.repeat(mouth_boxes(lm), len(t_obs), 0))}, len(speech) / tf.SR
 
 
 def main() -> None:
@@ -68,7 +69,7 @@ def main() -> None:
             pass
         clip = media.read_audio(str(path))
         dec_wall, dec_cpu = time.perf_counter() - w0, time.process_time() - c0
-        res = sync.analyze_sync(str(path), tracks, clip, window_s=args.window_s, max_windows=args.max_windows,
+        res = sync.analyze_sync(info, tracks, clip, window_s=args.window_s, max_windows=args.max_windows,
                                 duration_s=info.duration_s)
 
     per_min = 60.0 / dur

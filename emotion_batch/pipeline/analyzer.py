@@ -243,7 +243,7 @@ class VideoAnalyzer:
         """A/V offset by DTW of mouth motion against the audio, and speaking scores (see sync/)."""
         if not info.has_audio:
             return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
-        return analyze_sync(info.path, mouths.tracks(), None, max_shift_s=self.config.max_av_shift_s,
+        return analyze_sync(info, mouths.tracks(), None, max_shift_s=self.config.max_av_shift_s,
                             duration_s=end_s, start_s=start_s)
 
     def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
