@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 RESULTS ?= results
 SAMPLES ?= samples
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast test-kernels clean
 
 install: $(STAMP)
 
@@ -23,8 +23,15 @@ demo: $(STAMP)
 	-$(PY) cli.py run $(SAMPLES) --out $(RESULTS)
 	$(PY) cli.py report $(RESULTS)
 
+# The whole suite on this CPU's default kernels, then the unit tests again on a second kernel set
+# (ATen's portable kernels, oneDNN capped at AVX2): results must not hang on one CPU's rounding.
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-kernels
+
+test-kernels: $(STAMP)
+	ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 $(PY) -m pytest -q -p no:cacheprovider \
+		-m "not slow and not ray and not browser" tests
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not ray and not browser" tests
