@@ -100,6 +100,25 @@ def test_cut_recording_gives_what_it_holds(tmp_path, name, kw):
     assert len(tail) and np.abs(tail).max() == 0.0
 
 
+def test_damaged_packets_are_skipped_not_fatal(tmp_path):
+    path = tmp_path / "whole.mp4"
+    make_video(path, seconds=4.0, audio=None)
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(1)
+    for pos, size in packets[15:18]:  # three frames in the middle overwritten with noise
+        data[pos : pos + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    bad = tmp_path / "damaged.mp4"
+    bad.write_bytes(bytes(data))
+    info = media.probe(str(bad))
+    report = media.DecodeReport()
+    t, _ = _frames(str(bad), report=report)
+    assert t[-1] == pytest.approx(3.9, abs=1e-3)  # decoding went on past the damage to the end
+    assert report.bad_packets >= 1 and len(t) >= 40 - 3 - report.bad_packets
+    assert f"{report.bad_packets} damaged video packet(s) skipped" in media.media_warning(info, report)
+
+
 def test_unfinished_mp4_without_index_fails_plainly(tmp_path):
     whole = tmp_path / "whole.mp4"
     make_video(whole, seconds=3.0)  # index at the end, as a recorder writes it last
