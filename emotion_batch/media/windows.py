@@ -6,9 +6,10 @@ that converts them to RGB) and read in chunks: memory is one chunk of small fram
 turned upright like `iter_frames`' (the scale and the mouth boxes are in displayed pixels). The
 frame index comes from `probe` (`MediaInfo.frame_starts`), so the file is not indexed again.
 
-Decoded with PyAV: it opens every file `probe` accepts (decord rejects VP9/AV1/Opus files and
-cut recordings, and ignores rotation), and measured on the sample videos it is as fast as
-decord's resizing reader for these windows (see README, "Inputs handled"), so decord is not used.
+Decoded with PyAV: it opens every file `probe` accepts (decord cannot open AV1 .mkv files, fails
+in its filter graph on cut recordings and ignores rotation; its frames of `no_face.mp4` are 3
+frames late, from the edit list), and on the six sample videos it costs the same CPU time as
+decord's resizing reader within 15 % (`benchmarks/window_decode.py`), so decord is not used.
 """
 
 from __future__ import annotations
