@@ -75,11 +75,16 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("size_bytes", pa.int64()),
         pa.field("status", pa.string(), nullable=False),  # ok | failed
         pa.field("error", pa.string()),  # one line, null when ok
+        # one line when the file was analysed but not whole, e.g. "truncated: video data ends at
+        # 13.5 s of 19.7 s declared; analysed up to there" (several joined by " | "); null when
+        # the file was read whole
+        pa.field("warning", pa.string()),
         pa.field("duration_s", pa.float64()),
         pa.field("fps", pa.float64()),  # container average frame rate
         pa.field("n_frames", pa.int64()),
-        pa.field("width", pa.int32()),
+        pa.field("width", pa.int32()),  # as displayed (rotation applied); null without video
         pa.field("height", pa.int32()),
+        pa.field("has_video", pa.bool_()),  # false: an audio-only file, analysed as voice-only rows
         pa.field("has_audio", pa.bool_()),
         pa.field("faces_found", pa.int32()),  # distinct face tracks
         pa.field("face_seconds", pa.int32()),  # timeline rows with a face

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = (ROOT / ".." / "shared").resolve()
+# ../shared next to the project (a worktree elsewhere can point EMOTION_BATCH_SHARED at it)
+SHARED = Path(os.environ.get("EMOTION_BATCH_SHARED") or (ROOT / ".." / "shared")).resolve()
 SAMPLE_VIDEOS = SHARED / "data" / "videos"
 RAVDESS = SHARED / "data" / "ravdess-speech-16k"
 
@@ -51,6 +52,22 @@ def made_videos(tmp_path_factory):
         "silent": make_video(vids["silent"], seconds=2.0, fps=10, audio=None),
     }
     return {k: (str(v), vids_times[k]) for k, v in vids.items()}
+
+
+@pytest.fixture(scope="session")
+def made_inputs(tmp_path_factory):
+    """videogen.INPUT_CASES files, each made on first use: made_inputs(kind) -> (path, times)."""
+    from videogen import make_input
+
+    d = tmp_path_factory.mktemp("inputs")
+    cache: dict[str, tuple[str, object]] = {}
+
+    def get(kind: str):
+        if kind not in cache:
+            cache[kind] = make_input(kind, d)
+        return cache[kind]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,15 @@
-"""Frames at the analysis rate, streamed in chunks, each with its container timestamp."""
+"""Frames at the analysis rate, streamed in chunks, upright, each with its container timestamp."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import av
 import numpy as np
 
-from emotion_batch.errors import first_line
-from emotion_batch.media.probe import MediaError, declared_video_end, open_container
+from emotion_batch.media.container import (
+    DecodeReport, MediaError, decoded_frames, open_container, quarter_turns, time_origin, upright, video_stream,
+)
 
 # ITU-R 601 luma weights for RGB, as cv2.COLOR_RGB2GRAY (what fer and FER2013 pipelines use).
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -36,14 +36,20 @@ def sample_indices(starts: np.ndarray, fps: float, t0: float, t1: float) -> np.n
 
 
 def iter_frames(
-    path: str, fps: float, chunk_frames: int = 32, start_s: float = 0.0, end_s: float | None = None
+    path: str, fps: float, chunk_frames: int = 32, start_s: float = 0.0, end_s: float | None = None,
+    report: DecodeReport | None = None,
 ) -> Iterator[FrameChunk]:
-    """Frames sampled at `fps` in [start_s, end_s), `chunk_frames` at a time.
+    """Frames sampled at `fps` in [start_s, end_s), `chunk_frames` at a time, upright.
 
     The selection rule is `sample_indices`': for each grid time start_s + k / fps, the first
     frame starting at or after it (pre-roll frames with negative times skipped, repeats
     dropped), applied while decoding in order. Only one chunk of decoded frames is alive at a
-    time, and frames that are not sampled are never converted to RGB.
+    time, and frames that are not sampled are never converted to RGB. Each frame is turned as
+    its display matrix says (a portrait phone recording stored sideways comes out portrait).
+
+    A cut or damaged stream is not an error: decoding skips packets the decoder rejects and
+    stops where the data ends, yielding what it holds; `report` (a `DecodeReport`) records how
+    far it got, for the caller's warning.
 
     Decoded with PyAV, one frame at a time: decord's reader pushes packets to its decoder
     thread without waiting for frames to come out, so the frames it decodes ahead pile up in
@@ -51,44 +57,34 @@ def iter_frames(
     start with decord and 50 MB with PyAV (also faster, 0.37 vs 0.57 s), and a 30-minute
     video analysed with decord peaked 54 % above a 3-minute one (benchmarks/memory.py).
     """
-    with open_container(path, "video") as container:
-        if not container.streams.video:
+    report = report if report is not None else DecodeReport()
+    with open_container(path) as container:
+        stream = video_stream(container)
+        if stream is None:
             raise MediaError("no video stream")
-        stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg
         tb = float(stream.time_base)
-        origin = stream.start_time or 0  # times are relative to the stream start, like decord's
-        declared = declared_video_end(container, stream)
-        stop = end_s if end_s is not None else (declared if declared is not None else float("inf"))
+        origin = time_origin(container)  # times are relative to the stream start
+        stop = end_s if end_s is not None else float("inf")
         if start_s > 0.5:
-            container.seek(origin + int((start_s - 0.5) / tb), stream=stream, backward=True, any_frame=False)
+            container.seek(int((origin + start_s - 0.5) / tb), stream=stream, backward=True, any_frame=False)
         k = 0  # next grid point: start_s + k / fps
         times: list[float] = []
         frames: list[np.ndarray] = []
-        last_t = None
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                t = (frame.pts - origin) * tb
-                last_t = t
-                if t >= stop:
-                    break
-                if t < 0 or t < start_s + k / fps - 1e-6:
-                    continue
-                times.append(t)
-                frames.append(frame.to_ndarray(format="rgb24"))
-                k = int(np.floor((t - start_s + 1e-6) * fps)) + 1  # grid points this frame served
-                if len(frames) == chunk_frames:
-                    yield FrameChunk(np.asarray(times, np.float64), np.stack(frames))
-                    times, frames = [], []
-        except av.error.FFmpegError as e:
-            at = f"{last_t:.2f}s" if last_t is not None else "the start"
-            raise MediaError(f"video decoding failed near {at} (truncated or corrupt?): {first_line(e, 200)}") from None
-        reached = last_t if last_t is not None else 0.0
-        if declared is not None and last_t is not None and last_t < stop and reached < min(stop, declared) - 1.0:
-            raise MediaError(
-                f"video stream is truncated: frames end at {reached:.2f}s of {declared:.2f}s declared"
-            )
+        for frame in decoded_frames(container, stream, report):
+            if frame.pts is None:
+                continue
+            t = frame.pts * tb - origin
+            report.reached_s = t + (frame.duration or 0) * tb
+            if t >= stop:
+                break
+            if t < 0 or t < start_s + k / fps - 1e-6:
+                continue
+            times.append(t)
+            frames.append(upright(frame.to_ndarray(format="rgb24"), quarter_turns(frame.rotation)))
+            k = int(np.floor((t - start_s + 1e-6) * fps)) + 1  # grid points this frame served
+            if len(frames) == chunk_frames:
+                yield FrameChunk(np.asarray(times, np.float64), np.stack(frames))
+                times, frames = [], []
         if frames:
             yield FrameChunk(np.asarray(times, np.float64), np.stack(frames))

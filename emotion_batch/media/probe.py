@@ -1,9 +1,21 @@
-"""What a file holds: its streams, duration, size and every video frame's container timestamp.
+"""What a file holds: its streams, duration, displayed size and every video frame's timestamp.
 
-decord indexes the video (every frame's start and end time, so variable frame rate and 120 fps
-files are exact); PyAV reads the stream layout and the audio track's placement. The frame start
-times are kept in `MediaInfo.frame_starts`, so later stages (the sync windows) reuse this index
-instead of building their own.
+One PyAV pass over the file's packets (demuxing only, no decoding beyond the first picture):
+
+* every video packet's timestamp, sorted, is `MediaInfo.frame_starts` (variable frame rate and
+  120 fps files are exact; pre-roll frames of edit lists have negative times and are not
+  counted). Later stages (the sync windows) reuse this index instead of building their own.
+* the first picture is decoded, which proves the stream decodes and gives its rotation (the
+  display matrix a phone writes for a portrait recording stored sideways): `width`/`height`
+  are the displayed ones, and frames are turned upright when decoded (`rotation`).
+* where the data ends is compared with what the container declares, so a recording cut
+  short is analysed up to where its data ends, with a warning (`MediaInfo.warnings`), instead
+  of being rejected; a file with nothing decodable fails with a plain reason.
+* a file with audio but no video (an .m4a/.mp3/.wav interview, an .mp4 without a video
+  stream) is `has_video=False`: its duration is the audio's, and it becomes a voice-only
+  timeline.
+
+All times are seconds from `container.time_origin` (the video stream's start).
 """
 
 from __future__ import annotations
@@ -12,65 +24,78 @@ import os
 from dataclasses import dataclass, field
 
 import av
-import decord
 import numpy as np
 
-from emotion_batch.errors import UserFacingError, first_line
+from emotion_batch.media.container import (
+    DecodeReport, MediaError, ffmpeg_reason, open_container, quarter_turns, time_origin, video_stream,
+)
 
+__all__ = ["MediaError", "MediaInfo", "TRUNCATION_TOLERANCE_S", "media_warning", "probe"]
 
-class MediaError(UserFacingError):
-    """A file can't be analysed; str() is a one-line reason a user can act on."""
+TRUNCATION_TOLERANCE_S = 1.0  # data ending this much before the declared end is a truncation
+WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's one-line `warning`
 
 
 @dataclass(frozen=True)
 class MediaInfo:
     path: str
     size_bytes: int
-    duration_s: float  # of the video stream (last frame end)
-    fps: float  # average frame rate over the file
+    duration_s: float  # of the video stream (last frame end); of the audio when has_video is False
+    fps: float  # average frame rate over the file (0 without video)
     n_frames: int
-    width: int
+    width: int  # displayed (rotation applied); 0 without video
     height: int
     has_audio: bool
     audio_start_s: float | None = None
-    audio_duration_s: float | None = None
+    audio_duration_s: float | None = None  # up to where the audio data ends
     # start time of every indexed frame (pre-roll included, negative), float64 (N,)
     frame_starts: np.ndarray | None = field(default=None, repr=False, compare=False)
+    has_video: bool = True
+    rotation: int = 0  # quarter turns counter-clockwise that make decoded frames upright (np.rot90 k)
+    declared_duration_s: float | None = None  # what the container promised, when it says
+    warnings: tuple[str, ...] = ()  # one line each, e.g. a truncated recording
 
     @property
     def audio_span(self) -> tuple[float, float] | None:
-        """(start, end) of the audio track on the container clock, when both are known."""
+        """(start, end) of the audio track on the media clock, when both are known."""
         if self.audio_start_s is None or self.audio_duration_s is None:
             return None
         return self.audio_start_s, self.audio_start_s + self.audio_duration_s
 
 
-def open_container(path: str, stream_kind: str):
-    """av.open for reading, with a one-line MediaError naming the stream we wanted."""
-    try:
-        return av.open(path)
-    except av.error.FFmpegError as e:
-        raise MediaError(f"cannot open the {stream_kind} stream: {first_line(e, 200)}") from None
+@dataclass
+class _Index:
+    """What the packet pass collects."""
 
-
-def declared_video_end(container, stream) -> float | None:
-    """Where the container says the video stream ends, relative to its start."""
-    if stream.duration:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / 1e6
-    return None
-
-
-def _open_reader(path: str) -> decord.VideoReader:
-    try:
-        return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
-    except (RuntimeError, decord.DECORDError) as e:
-        raise MediaError(f"decord cannot open the video stream: {first_line(e, 200)}") from None
+    starts: list[float] = field(default_factory=list)  # video packet times
+    durations: list[float] = field(default_factory=list)  # video packet durations (NaN: unknown)
+    audio_end: float | None = None  # end of the last audio packet
+    first_frame: object = None  # the first decoded picture (av.VideoFrame)
+    bad_packets: int = 0
+    data_ended: str | None = None  # demuxer error that ended the pass early
 
 
 def probe(path: str) -> MediaInfo:
-    """Container facts, or MediaError with a one-line reason (empty, not a video, ...)."""
+    """Container facts, or MediaError with a one-line reason (empty, not a media file, ...)."""
+    size = _check_file(path)
+    with open_container(path) as c:
+        video = video_stream(c)
+        audio = c.streams.audio[0] if c.streams.audio else None
+        if video is None and audio is None:
+            raise MediaError("no video or audio stream in the file (nothing to analyse)")
+        used = {s.index for s in (video, audio) if s is not None}
+        for s in c.streams:  # read only the packets we use (the demuxer skips the rest)
+            if s.index not in used:
+                s.discard = av.stream.Discard.all
+        origin = time_origin(c)
+        idx = _scan(c, video, audio, origin)
+        declared = _Declared(_stream_end(video, origin), _stream_end(audio, origin), _file_end(c, origin))
+        if video is None:
+            return _audio_only(path, size, audio, idx, declared, origin)
+        return _video_info(path, size, video, audio, idx, declared, origin)
+
+
+def _check_file(path: str) -> int:
     if not os.path.isfile(path):
         raise MediaError("file not found or not a regular file")
     size = os.path.getsize(path)
@@ -78,50 +103,173 @@ def probe(path: str) -> MediaInfo:
         raise MediaError("empty file (0 bytes)")
     if not os.access(path, os.R_OK):
         raise MediaError("file is not readable (check its permissions)")
+    return size
+
+
+def _scan(c, video, audio, origin: float) -> _Index:
+    """One demux pass: video packet times, where the audio's data lies, the first picture."""
+    idx = _Index()
+    streams = [s for s in (video, audio) if s is not None]
+    if video is not None:
+        video.thread_type = "NONE"  # one picture: no frame threads to spin up
+    packets = c.demux(streams)
+    while True:
+        try:
+            pkt = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as e:
+            idx.data_ended = ffmpeg_reason(e)
+            break
+        if pkt.size == 0:
+            continue
+        tb = float(pkt.time_base)
+        ts = pkt.pts if pkt.pts is not None else pkt.dts
+        if video is not None and pkt.stream.index == video.index:
+            if ts is not None:
+                idx.starts.append(ts * tb - origin)
+                idx.durations.append(pkt.duration * tb if pkt.duration else np.nan)
+            if idx.first_frame is None:
+                idx.first_frame = _first_picture(video, pkt, idx)
+        elif ts is not None:
+            end = (ts + (pkt.duration or 0)) * tb - origin
+            idx.audio_end = end if idx.audio_end is None else max(idx.audio_end, end)
+    if video is not None and idx.first_frame is None:
+        idx.first_frame = _first_picture(video, None, idx)  # a picture the decoder still holds
+    return idx
+
+
+def _first_picture(video, pkt, idx: _Index):
     try:
-        with av.open(path) as c:
-            if not c.streams.video:
-                kind = "audio-only file" if c.streams.audio else "no streams"
-                raise MediaError(f"no video stream ({kind})")
-            audio = c.streams.audio[0] if c.streams.audio else None
-            a_start = a_dur = None
-            if audio is not None:
-                tb = float(audio.time_base)
-                a_start = max(0.0, (audio.start_time or 0) * tb)
-                if audio.duration:
-                    a_dur = audio.duration * tb
-                elif c.duration:
-                    a_dur = max(0.0, c.duration / 1e6 - a_start)
-    except av.error.FFmpegError as e:
-        raise MediaError(f"not a readable media file ({first_line(e, 200)})") from None
-    vr = _open_reader(path)
-    n = len(vr)
-    if n == 0:
-        raise MediaError("video stream has no frames")
-    ts = _timestamps(vr)
-    keep = ts[:, 0] >= 0
+        frames = video.decode(pkt)
+    except av.error.FFmpegError:
+        idx.bad_packets += 1
+        return None
+    return frames[0] if frames else None
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """Where the container says the streams end (origin-relative seconds), when it says."""
+
+    video: float | None  # the stream's own duration (MP4/MOV have one per stream)
+    audio: float | None
+    file: float | None  # the whole file's (all Matroska/WebM has)
+
+    def warnings(self, video_end: float | None, audio_end: float | None) -> list[str]:
+        """A 'truncated' line per stream whose data ends well before its declared end; for
+        streams without their own duration, the data's end is checked against the file's."""
+        out = [w for w in (_truncation("video", video_end, self.video), _truncation("audio", audio_end, self.audio)) if w]
+        if not out and self.video is None and self.audio is None:
+            ends = [e for e in (video_end, audio_end) if e is not None]
+            if ends and (w := _truncation("the file's", max(ends), self.file)):
+                out.append(w)
+        return out
+
+
+def _stream_end(stream, origin: float) -> float | None:
+    if stream is None or not stream.duration:
+        return None
+    start = float((stream.start_time or 0) * stream.time_base) - origin
+    return start + float(stream.duration * stream.time_base)
+
+
+def _file_end(c, origin: float) -> float | None:
+    return ((c.start_time or 0) + c.duration) / 1e6 - origin if c.duration else None
+
+
+def _truncation(whose: str, data_end: float | None, declared: float | None) -> str | None:
+    """'truncated: video data ends at 13.5 s of 19.7 s declared; ...' when it ends that early."""
+    if data_end is None or declared is None or data_end >= declared - TRUNCATION_TOLERANCE_S:
+        return None
+    return (f"truncated: {whose} data ends at {data_end:.1f} s of {declared:.1f} s declared; "
+            "analysed up to there")
+
+
+def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Declared, origin: float) -> MediaInfo:
+    if not idx.starts:
+        raise MediaError("the video stream holds no frames (the file is empty or its data is missing)")
+    if idx.first_frame is None:
+        codec = video.codec_context.name if video.codec_context else "unknown"
+        raise MediaError(f"the video stream ({codec}) holds no picture FFmpeg can decode: the file is damaged, "
+                         "or its codec is not supported by this FFmpeg build")
+    starts = np.sort(np.asarray(idx.starts, np.float64), kind="stable")
+    keep = starts >= 0
     if not keep.any():
-        raise MediaError("video stream has no frames with a valid timestamp")
-    h, w = vr[0].shape[:2] if n else (0, 0)
-    starts, ends = ts[keep, 0], ts[keep, 1]
-    duration = float(max(ends[-1], starts[-1]))
+        raise MediaError("the video stream has no frame with a valid timestamp")
+    duration = float(starts[keep][-1] + _frame_period(video, idx))
+    frame = idx.first_frame
+    turns = quarter_turns(frame.rotation)
+    w, h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+    rate = video.average_rate or video.guessed_rate
+    fps = float(rate) if rate else 1.0 / _frame_period(video, idx)
+    a_start, a_dur = _audio_span(audio, idx, declared.audio, origin)
+    warnings = declared.warnings(duration, None if a_dur is None else a_start + a_dur)
+    if audio is not None and a_dur is None:
+        warnings.append("the audio stream holds no data; analysed without sound")
+    if idx.bad_packets:
+        warnings.append(f"{idx.bad_packets} damaged video packet(s) before the first picture skipped")
+    if idx.data_ended and not any(w.startswith("truncated") for w in warnings):
+        warnings.append(f"reading stopped before the end of the file ({idx.data_ended}); analysed up to there")
     return MediaInfo(
-        path=path,
-        size_bytes=size,
-        duration_s=duration,
-        fps=float(vr.get_avg_fps()),
-        n_frames=int(keep.sum()),
-        width=int(w),
-        height=int(h),
-        has_audio=audio is not None,
-        audio_start_s=a_start,
-        audio_duration_s=a_dur,
-        frame_starts=ts[:, 0].copy(),
+        path=path, size_bytes=size, duration_s=duration, fps=fps, n_frames=int(keep.sum()),
+        width=int(w), height=int(h), has_audio=a_dur is not None, audio_start_s=a_start, audio_duration_s=a_dur,
+        frame_starts=starts, has_video=True, rotation=turns,
+        declared_duration_s=declared.video if declared.video is not None else declared.file,
+        warnings=tuple(warnings),
     )
 
 
-def _timestamps(vr: decord.VideoReader) -> np.ndarray:
-    try:
-        return np.asarray(vr.get_frame_timestamp(np.arange(len(vr))), dtype=np.float64)
-    except (RuntimeError, decord.DECORDError) as e:
-        raise MediaError(f"cannot read frame timestamps: {first_line(e, 200)}") from None
+def _frame_period(video, idx: _Index) -> float:
+    """How long the last frame is shown: one period of the stream's base frame rate (FFmpeg's
+    r_frame_rate, as decord's index had it, so durations are unchanged from it), else the
+    packets' own durations, else the median gap between frames."""
+    base = video.base_rate
+    if base and 0 < float(base) <= 240:
+        return 1.0 / float(base)
+    known = np.asarray(idx.durations, np.float64)
+    known = known[np.isfinite(known) & (known > 0)]
+    if len(known):
+        return float(np.median(known))
+    gaps = np.diff(np.sort(np.asarray(idx.starts, np.float64)))
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if len(gaps) else 0.0
+
+
+def _audio_span(audio, idx: _Index, declared_end: float | None, origin: float) -> tuple[float | None, float | None]:
+    """(start, duration) of the audio track: from the stream's start time (clipped at 0, the
+    video's first frame) to its declared end, or to where its data ends when the container
+    declares no end or the data stops well short of it (a cut track). Packet times include the
+    encoder's priming samples, so a whole track's data "ends" a few ms before its declared end."""
+    if audio is None or idx.audio_end is None:
+        return None, None
+    start = max(0.0, float((audio.start_time or 0) * audio.time_base) - origin)
+    cut = declared_end is None or idx.audio_end < declared_end - TRUNCATION_TOLERANCE_S
+    end = idx.audio_end if cut else declared_end
+    return start, max(0.0, end - start)
+
+
+def _audio_only(path: str, size: int, audio, idx: _Index, declared: _Declared, origin: float) -> MediaInfo:
+    a_start, a_dur = _audio_span(audio, idx, declared.audio, origin)
+    if a_dur is None or a_dur <= 0:
+        raise MediaError("the audio stream holds no data (the file is empty or damaged)")
+    end = a_start + a_dur
+    return MediaInfo(
+        path=path, size_bytes=size, duration_s=end, fps=0.0, n_frames=0, width=0, height=0,
+        has_audio=True, audio_start_s=a_start, audio_duration_s=a_dur,
+        frame_starts=np.zeros(0, np.float64), has_video=False,
+        declared_duration_s=declared.audio if declared.audio is not None else declared.file,
+        warnings=tuple(declared.warnings(None, end)),
+    )
+
+
+def media_warning(info: MediaInfo, decoded: DecodeReport | None = None, end_s: float | None = None) -> str | None:
+    """The manifest's `warning`: what probe found (a truncated recording, ...) and what decoding
+    the frames up to `end_s` ran into, in one line (WARNING_SEPARATOR between them); None when
+    the file was read whole."""
+    parts = list(info.warnings)
+    if decoded is not None and info.has_video:
+        expected = info.duration_s if end_s is None else min(end_s, info.duration_s)
+        if (w := decoded.warning("video", expected)) is not None:
+            parts.append(w)
+    return WARNING_SEPARATOR.join(parts) or None

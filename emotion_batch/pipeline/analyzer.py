@@ -39,7 +39,9 @@ from emotion_batch.explain.select import wants_groups
 from emotion_batch.explain.stage import BestCrops, attributions
 from emotion_batch.fusion.fuse import make_fusion
 from emotion_batch.fusion.timeline import Timeline, TimelineBuilder
-from emotion_batch.media import FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, probe
+from emotion_batch.media import (
+    DecodeReport, FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, media_warning, probe,
+)
 from emotion_batch.models.audio import load_audio_model
 from emotion_batch.models.batching import run_batched
 from emotion_batch.models.fusion import load_default_params
@@ -149,7 +151,8 @@ class VideoAnalyzer:
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
         state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
                             BestCrops(c))
-        for chunk in self._frames(info, start_s, end, timer):
+        decoded = DecodeReport()
+        for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
             self._report("frames", chunk)
             with timer("detect"):
                 faces = self._detect(chunk, state)
@@ -160,7 +163,8 @@ class VideoAnalyzer:
             self._collect(faces, aligned, state)
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
         with timer("sync"):
-            sync = self._sync(info, state.mouths, start_s, end)
+            sync = (self._sync(info, state.mouths, start_s, end) if info.has_video
+                    else SyncAnalysis(SyncResult.container("no video stream"), {}, []))
         self._report("sync", sync)
         with timer("audio"):
             sec_audio = self._audio(info, seconds, sync.result)
@@ -172,15 +176,18 @@ class VideoAnalyzer:
             attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
                                 self.fusion_params, self.device, c)
         self._report("explain", attr)
-        return self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync.result,
-                            dict(timer.seconds, total=time.perf_counter() - t_start))
+        result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync.result,
+                              dict(timer.seconds, total=time.perf_counter() - t_start))
+        result.warning = media_warning(info, decoded, end)
+        return result
 
     # ------------------------------------------------------------------ stages
 
-    def _frames(self, info: MediaInfo, start_s: float, end_s: float, timer: StageTimer) -> Iterator[FrameChunk]:
+    def _frames(self, info: MediaInfo, start_s: float, end_s: float, timer: StageTimer,
+                report: DecodeReport) -> Iterator[FrameChunk]:
         """Decoded frames at the analysis rate, in chunks bounded by count and pixels."""
         chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
-        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s)
+        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report)
         n = 0
         while True:
             with timer("decode"):

@@ -96,6 +96,8 @@ def run_local(
             summary.rows.append(row)
             if not result.ok:
                 bar.write(f"FAILED {item.path}: {result.error}")
+            elif result.warning:
+                bar.write(f"WARNING {item.path}: {result.warning}")
             done_before += item.duration_s
             bar.n = done_before
             bar.refresh()

@@ -11,11 +11,14 @@ from emotion_batch.media import MediaError, MediaInfo, fingerprint, probe
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .mov .mkv .avi .webm .flv .m4v .mpg .mpeg .wmv .ts .m2ts .mts .3gp .ogv .mxf".split()
 )
+# audio-only recordings (an interview) are analysed too, as voice-only timelines
+AUDIO_EXTENSIONS = frozenset(".m4a .mp3 .wav .aac .flac .ogg .opus".split())
+MEDIA_EXTENSIONS = VIDEO_EXTENSIONS | AUDIO_EXTENSIONS
 
 
 def discover(input_path: str | Path) -> list[str]:
     """A file is taken as given (whatever its extension); a folder is walked recursively
-    for video extensions, skipping hidden entries. Sorted absolute paths; symlinks keep
+    for video and audio extensions, skipping hidden entries. Sorted absolute paths; symlinks keep
     their own names (a dangling one is reported as unreadable, not silently dropped)."""
     p = Path(input_path).expanduser()
     if not p.exists() and not p.is_symlink():
@@ -26,7 +29,7 @@ def discover(input_path: str | Path) -> list[str]:
     for root, dirs, files in os.walk(p):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
+            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_EXTENSIONS:
                 found.append(os.path.abspath(os.path.join(root, name)))  # keep link names
     return sorted(found)
 

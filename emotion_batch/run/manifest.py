@@ -32,11 +32,13 @@ class ManifestRow:
     size_bytes: int | None
     status: str  # ok | failed
     error: str | None  # one line, None when ok
+    warning: str | None  # one line when analysed but not whole (truncated, damaged), else None
     duration_s: float | None
     fps: float | None
     n_frames: int | None
     width: int | None
     height: int | None
+    has_video: bool | None
     has_audio: bool | None
     faces_found: int | None  # distinct face tracks
     face_seconds: int | None  # timeline rows with a face
@@ -76,6 +78,7 @@ class ManifestRow:
                     model_version: str, device: str, started_at: str) -> "ManifestRow":
         """The row for `result` (`info`: the result's probe, else the plan's; may be None)."""
         info = result.info or info
+        video = info is not None and info.has_video
         if size_bytes is None and os.path.exists(result.path):
             size_bytes = os.path.getsize(result.path)
         return cls(
@@ -84,11 +87,13 @@ class ManifestRow:
             size_bytes=size_bytes,
             status=result.status,
             error=result.error,
+            warning=result.warning,
             duration_s=info.duration_s if info else None,
-            fps=info.fps if info else None,
-            n_frames=info.n_frames if info else None,
-            width=info.width if info else None,
-            height=info.height if info else None,
+            fps=info.fps if video else None,
+            n_frames=info.n_frames if video else None,
+            width=info.width if video else None,
+            height=info.height if video else None,
+            has_video=info.has_video if info else None,
             has_audio=info.has_audio if info else None,
             faces_found=result.faces_found if result.ok else None,
             face_seconds=result.face_seconds if result.ok else None,

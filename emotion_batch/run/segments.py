@@ -135,5 +135,12 @@ def merge_segments(parts: list[tuple[Segment, VideoResult]], min_iou: float = 0.
         faces_found=len(faces), face_seconds=sum(r.face_seconds for _, r in parts),
         av_offset_s=best.av_offset_s, av_confidence=best.av_confidence,
         av_method=best.av_method if best.av_method is not None else first.av_method,
-        timings=timings,
+        timings=timings, warning=_merged_warning([r for _, r in parts]),
     )
+
+
+def _merged_warning(results: list[VideoResult]) -> str | None:
+    """The segments' warnings in one line, each distinct one once (every segment repeats what
+    probe found, e.g. a truncation); " | " separates warnings (media.probe.WARNING_SEPARATOR)."""
+    parts = [w for r in results if r.warning for w in r.warning.split(" | ")]
+    return " | ".join(dict.fromkeys(parts)) or None

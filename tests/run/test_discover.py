@@ -12,6 +12,13 @@ def test_discover_recursive_filters_and_sorts(tmp_path):
     assert got == ["a b/x.MP4", "z.mkv", "ü.webm"]
 
 
+def test_discover_takes_audio_only_recordings(tmp_path):
+    for rel in ["interview.m4a", "b.MP3", "c.wav", "d.aac", "e.flac", "f.ogg", "g.opus", "h.txt", "i.srt"]:
+        (tmp_path / rel).write_bytes(b"x")
+    got = [os.path.basename(p) for p in discover(tmp_path)]
+    assert got == ["b.MP3", "c.wav", "d.aac", "e.flac", "f.ogg", "g.opus", "interview.m4a"]
+
+
 def test_discover_single_file_any_extension(tmp_path):
     f = tmp_path / "clip.data"
     f.write_bytes(b"x")

@@ -80,3 +80,15 @@ def test_merge_keeps_the_most_confident_av_offset():
     merged = merge_segments([(s0, r0), (s1, r1)])
     assert (merged.av_offset_s, merged.av_confidence) == (-0.04, 0.9)
     assert merged.timeline["second"].to_pylist() == [0, 2]
+
+
+def test_merge_keeps_each_distinct_warning_once():
+    s0, s1, s2 = Segment(0, 0, 2), Segment(1, 2, 4), Segment(2, 4, None)
+    cut = "truncated: video data ends at 5.2 s of 9.0 s declared; analysed up to there"
+    r0, r1, r2 = (_ok([(NO_FACE, s, None)], 0) for s in (0, 2, 4))
+    r0.warning = cut  # probe's finding reaches every segment
+    r1.warning = f"{cut} | 2 damaged video packet(s) skipped"
+    r2.warning = cut
+    merged = merge_segments([(s0, r0), (s1, r1), (s2, r2)])
+    assert merged.warning == f"{cut} | 2 damaged video packet(s) skipped"
+    assert merge_segments([(s0, _ok([(NO_FACE, 0, None)], 0))]).warning is None
