@@ -66,7 +66,7 @@ def _open_reader(path: str) -> decord.VideoReader:
     try:
         return decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
     except (RuntimeError, decord.DECORDError) as e:
-        raise MediaError(f"decord cannot open the video stream: {first_line(e, 200)}") from None
+        raise MediaError(f"cannot open the video stream for decoding: {first_line(e, 200)}") from None
 
 
 def probe(path: str) -> MediaInfo:
