@@ -9,11 +9,17 @@ whose folder is empty or missing reads as an empty table with its declared schem
 scanned by pyarrow, and the connection starts with external access disabled and its
 configuration locked. On top of that only a single SELECT (or EXPLAIN) statement is
 accepted, so a query can neither change the results nor read or write other files.
+
+Every query is bounded: DuckDB's `memory_limit` (default 2GB; nothing spills to disk, as
+file access is off) and a time limit (default 60 s). DuckDB has no statement timeout, so a
+timer thread calls `interrupt()` on the connection when the time is up. Either limit ends
+the query with a one-line QueryError that names the option to change.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
@@ -24,6 +30,10 @@ import pyarrow.fs as pafs
 from emotion_batch.errors import first_line
 from emotion_batch.fs import open_fs
 from emotion_batch.schemas import TABLES
+
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 class QueryError(ValueError):
@@ -150,7 +160,7 @@ def open_results(
     return Results(**out)
 
 
-def _connect(results_root: str):
+def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
     import duckdb
 
     fs, root = _open_fs(results_root)
@@ -161,15 +171,19 @@ def _connect(results_root: str):
             f"no results in {results_root}: expected Parquet files under "
             f"{', '.join(t + '/' for t in TABLES)}"
         )
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "enable_external_access": False,  # no file, network or extension access at all
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "lock_configuration": True,  # a query cannot SET it back
-        },
-    )
+    try:
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "enable_external_access": False,  # no file, network or extension access at all
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "memory_limit": str(memory_limit),
+                "lock_configuration": True,  # a query cannot SET any of it back
+            },
+        )
+    except duckdb.Error as e:
+        raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
     for name, dset in datasets.items():
         con.register(name, dset)  # read by pyarrow, not by DuckDB's file system
     return con
@@ -194,28 +208,48 @@ def _check_statement(con, sql: str) -> None:
 
 
 def run_sql(
-    results_root: str, sql: str, output: Literal["arrow", "pandas"] = "arrow"
+    results_root: str, sql: str, output: Literal["arrow", "pandas"] = "arrow",
+    timeout_s: float | None = DEFAULT_TIMEOUT_S, memory_limit: str = DEFAULT_MEMORY_LIMIT,
 ) -> pa.Table | "pandas.DataFrame":  # noqa: F821
     """Run one read-only SELECT over the views `timelines`, `attributions`, `videos`.
 
     Returns a pyarrow Table (or a pandas DataFrame with output="pandas"). Raises
     QueryError with a one-line message for bad SQL, a statement that is not a SELECT,
-    access outside the results (files, network, extensions) and a missing or empty root.
+    access outside the results (files, network, extensions), a missing or empty root, and a
+    query that runs longer than `timeout_s` (None or 0: no limit) or needs more memory than
+    `memory_limit` (a DuckDB size such as "500MB" or "2GB").
     """
-    import duckdb
-
     if not sql or not sql.strip():
         raise QueryError("empty SQL query")
-    con = _connect(results_root)
+    con = _connect(results_root, memory_limit)
     try:
         _check_statement(con, sql)
-        try:
-            rel = con.sql(sql)
-            table = rel.to_arrow_table() if rel is not None else pa.table({})
-        except duckdb.PermissionException as e:
-            raise QueryError(f"refused (read-only, results only): {first_line(e)}") from None
-        except duckdb.Error as e:
-            raise QueryError(f"bad SQL: {first_line(e)}") from None
+        table = _execute(con, sql, timeout_s, memory_limit)
     finally:
         con.close()
     return table.to_pandas() if output == "pandas" else table
+
+
+def _execute(con, sql: str, timeout_s: float | None, memory_limit: str) -> pa.Table:
+    import duckdb
+
+    timer = threading.Timer(timeout_s, con.interrupt) if timeout_s else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        rel = con.sql(sql)
+        return rel.to_arrow_table() if rel is not None else pa.table({})
+    except duckdb.InterruptException:
+        raise QueryError(f"query stopped after {timeout_s:g} s (--timeout); narrow it with WHERE/LIMIT "
+                         "or give a longer --timeout") from None
+    except duckdb.OutOfMemoryException:
+        raise QueryError(f"query needs more than {memory_limit} of memory (--memory-limit); narrow it with "
+                         "WHERE/LIMIT or give a larger --memory-limit") from None
+    except duckdb.PermissionException as e:
+        raise QueryError(f"refused (read-only, results only): {first_line(e)}") from None
+    except duckdb.Error as e:
+        raise QueryError(f"bad SQL: {first_line(e)}") from None
+    finally:
+        if timer is not None:
+            timer.cancel()

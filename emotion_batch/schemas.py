@@ -73,7 +73,7 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("video_id", pa.string(), nullable=False),
         pa.field("path", pa.string(), nullable=False),
         pa.field("size_bytes", pa.int64()),
-        pa.field("status", pa.string(), nullable=False),  # ok | failed
+        pa.field("status", pa.string(), nullable=False),  # ok | failed | duplicate
         pa.field("error", pa.string()),  # one line, null when ok
         # one line when the file was analysed but not whole, e.g. "truncated: video data ends at
         # 13.5 s of 19.7 s declared; analysed up to there" (several joined by " | "); null when
@@ -95,6 +95,7 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("config_hash", pa.string(), nullable=False),
         pa.field("config_json", pa.string()),
         pa.field("schema_version", pa.string(), nullable=False),
+        pa.field("duplicate_of", pa.string()),  # status duplicate: the path analysed for this content
     ]
     + [pa.field(f"t_{s}", pa.float64()) for s in STAGES]
     + [

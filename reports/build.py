@@ -107,6 +107,7 @@ def build_report(
         "index.html", videos=summaries, colors=COLORS, results_root=os.path.abspath(root),
         n_ok=status.count("ok"), n_failed=status.count("failed"),
         n_incomplete=status.count("incomplete"),
+        n_duplicate=status.count("duplicate"),
         built_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     ))
     return index

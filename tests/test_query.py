@@ -175,3 +175,44 @@ def test_sql_errors_are_one_line(results, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(QueryError, match="no results in"):
         run_sql(tmp_path / "empty", "SELECT 1")
+
+
+# A query that cannot finish in any reasonable time (10^12 rows to test), on any machine.
+ENDLESS = "SELECT count(*) FROM range(1000000) a, range(1000000) b WHERE (a.range * b.range) % 7 = 3"
+
+
+def test_sql_stops_at_the_time_limit(results):
+    with pytest.raises(QueryError) as e:
+        run_sql(results, ENDLESS, timeout_s=0.5)
+    assert str(e.value) == ("query stopped after 0.5 s (--timeout); narrow it with WHERE/LIMIT "
+                            "or give a longer --timeout")
+    assert run_sql(results, "SELECT count(*) n FROM videos", timeout_s=0.5).to_pylist() == [{"n": 4}]
+
+
+def test_sql_stops_at_the_memory_limit(results):
+    # aggregating 10^8 integers into one list needs ~800 MB; the limit is 20 MB. No time
+    # limit here, so only the memory limit can end it.
+    with pytest.raises(QueryError) as e:
+        run_sql(results, "SELECT list(range) FROM range(100000000)", timeout_s=None, memory_limit="20MB")
+    assert str(e.value).startswith("query needs more than 20MB of memory (--memory-limit); narrow it")
+    with pytest.raises(QueryError, match="bad --memory-limit 'lots'"):
+        run_sql(results, "SELECT 1", memory_limit="lots")
+    # a query cannot change the limit (only a SELECT runs, and the configuration is locked)
+    with pytest.raises(QueryError):
+        run_sql(results, "SET memory_limit = '100GB'")
+
+
+def test_duplicate_rows_are_plain_manifest_rows(tmp_path):
+    from emotion_batch.run.plan import dup_id
+
+    store = ResultStore(str(tmp_path / "r"))
+    F.add_video(store, "v", "/in/a.mp4", seconds=3, explain=False)
+    did = dup_id("/in/b.mp4")
+    store.write("videos", did, F.manifest_row(did, "/in/b.mp4", status="duplicate", duplicate_of="/in/a.mp4",
+                                             faces_found=None, face_seconds=None), F.MODEL)
+    rows = run_sql(tmp_path / "r", "SELECT v.path, v.status, d.path AS dup FROM videos v "
+                   "LEFT JOIN videos d ON d.duplicate_of = v.path WHERE v.status = 'ok'").to_pylist()
+    assert rows == [{"path": "/in/a.mp4", "status": "ok", "dup": "/in/b.mp4"}]
+    # a duplicate's id joins no timeline rows: counts per video are not doubled
+    n = run_sql(tmp_path / "r", "SELECT count(*) n FROM videos JOIN timelines USING (video_id)").to_pylist()
+    assert n == [{"n": 3}]

@@ -84,11 +84,17 @@ def write_result(table, fmt: str, path: Path) -> None:
               help="Write the whole result to this Parquet file.")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
               help="Print at most this many rows (files always get every row).")
-def query(results, sql, csv_file, json_file, parquet_file, limit):
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Stop the query after this many seconds (0 = no limit).")
+@click.option("--memory-limit", default="2GB", show_default=True,
+              help="Most memory the query may use, e.g. 500MB, 2GB, 8GB (nothing spills to disk).")
+def query(results, sql, csv_file, json_file, parquet_file, limit, timeout_s, memory_limit):
     """Run one read-only SQL SELECT over RESULTS.
 
     The views are `timelines`, `attributions` and `videos`; they join
-    USING (video_id, face_id, second). Example:
+    USING (video_id, face_id, second). Manifest rows (`videos`) of status
+    `duplicate` name in `duplicate_of` the path that holds the results of the
+    same content. Example:
 
     \b
       emotion-batch query results "SELECT emotion, count(*) FROM timelines GROUP BY 1"
@@ -100,7 +106,7 @@ def query(results, sql, csv_file, json_file, parquet_file, limit):
     if len(outputs) > 1:
         raise click.UsageError("give at most one of --csv, --json, --parquet")
     try:
-        table = run_sql(str(results), sql)
+        table = run_sql(str(results), sql, timeout_s=timeout_s or None, memory_limit=memory_limit)
     except QueryError as e:
         raise click.ClickException(str(e)) from None
     if outputs:

@@ -9,6 +9,15 @@ import click
 
 from emotion_batch.config import ConfigError, RunConfig
 
+# Exit statuses of `run` (documented in its --help and the README).
+EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class RunAborted(click.ClickException):
+    """The run could not proceed (bad output location, no input, actors cannot start): exit 2."""
+
+    exit_code = EXIT_ABORTED
+
 
 def config_options(f):
     """Options that change results; shared with `jobs/analyze.py`."""
@@ -41,12 +50,14 @@ def build_config(**kw) -> RunConfig:
         raise click.BadParameter(str(e)) from None
 
 
-def print_summary(summary, out: str, echo=click.echo) -> None:
+def print_summary(summary, out: str, echo=click.echo, log_path: str | None = None) -> None:
     ok = [r for r in summary.rows if r.ok]
     echo("")
+    others = "".join(f", {n} {what}" for n, what in ((len(summary.duplicates), "duplicate(s)"),
+                                                    (summary.busy, "left to another run")) if n)
     echo(f"Analysed {len(ok)} video(s), {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
          f" ({summary.video_seconds / max(summary.wall_s, 1e-9):.2f}x real time); "
-         f"{summary.skipped} already done, {len(summary.failed)} failed.")
+         f"{summary.skipped} already done, {len(summary.failed)} failed{others}.")
     totals = summary.stage_totals()
     if any(totals.values()):
         echo("Stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items() if v))
@@ -60,6 +71,8 @@ def print_summary(summary, out: str, echo=click.echo) -> None:
     if summary.failed:
         echo("Failed videos are listed in the manifest (videos/); fix or remove them and run again: "
              "finished videos are skipped.")
+        if log_path:
+            echo(f"details: {log_path}")
 
 
 def _resources(ctx, param, value):
@@ -108,42 +121,77 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
             engine: str = "ray", address: str | None = None, actors: int | None = None,
             cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float = 300.0,
             max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2) -> int:
-    """Discover (one input or several), analyse and summarise; returns the exit status
-    (1 when a video failed, 130 when interrupted)."""
+    """Discover (one input or several), check --out, analyse and summarise; returns the exit
+    status (EXIT_FAILED when a video failed, EXIT_INTERRUPTED when interrupted). Raises
+    RunAborted (exit EXIT_ABORTED) when the run cannot proceed."""
     from emotion_batch.run.discover import discover
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.output import OutputError, RunLog, check_output
 
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
-    paths = sorted({p for inp in inputs for p in discover(inp)})
+    try:
+        paths = sorted({p for inp in inputs for p in discover(inp)})
+    except OSError as e:
+        raise RunAborted(str(e)) from None
     input_path = ", ".join(inputs)
     if not paths:
-        raise click.ClickException(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
-    store = ResultStore(out)
-    store.remove_stale_temps()
+        raise RunAborted(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
+    try:
+        check_output(out)  # before anything is analysed or written
+        with RunLog(out) as run_log:
+            try:
+                summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
+                                   cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
+                                   actor_concurrency)
+            except OutputError as e:
+                run_log.logger.error("run stopped: %s (%s)", e, e.detail)
+                raise
+    except OutputError as e:
+        raise RunAborted(str(e)) from None
+    if summary is None:
+        return EXIT_INTERRUPTED
+    print_summary(summary, out, log_path=run_log.path)
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _analyse(paths, input_path, out, force, progress, config, engine, address, actors, cpus_per_actor,
+             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency):
+    """The analysis under an open run log: the summary, or None when interrupted."""
+    import logging
+
+    from emotion_batch.run.claims import Claims
+    from emotion_batch.run.output import write_failure
+    from emotion_batch.run.store import ResultStore
+
+    log = logging.getLogger("emotion_batch.run")
+    try:
+        store = ResultStore(out)
+        store.remove_stale_temps(keep=Claims(store.fs, store.root).live_ids())  # not a live run's
+    except OSError as e:
+        raise write_failure(e, out) from None
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
     echo(f"Found {len(paths)} video file(s) under {input_path}")
+    log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), input_path, out, engine,
+             config.to_dict())
     try:
         if engine == "local":
             from emotion_batch.run.batch import run_local
 
-            summary = run_local(paths, store, config, force=force, progress=progress, echo=echo)
-        else:
-            from emotion_batch.run.distributed import ActorStartupError, run_ray
+            return run_local(paths, store, config, force=force, progress=progress, echo=echo)
+        from emotion_batch.run.distributed import ActorStartupError, run_ray
 
-            try:
-                summary = run_ray(paths, out, config, force=force, address=address, actors=actors,
-                                  cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
-                                  segment_s=segment_s, max_retries=max_retries, resources=resources,
-                                  concurrency=actor_concurrency, progress=progress, echo=echo)
-            except ActorStartupError as e:
-                raise click.ClickException(str(e)) from None
+        try:
+            return run_ray(paths, out, config, force=force, address=address, actors=actors,
+                           cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                           segment_s=segment_s, max_retries=max_retries, resources=resources,
+                           concurrency=actor_concurrency, progress=progress, echo=echo)
+        except ActorStartupError as e:
+            log.error("actors could not start: %s", e)
+            raise RunAborted(str(e)) from None
     except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+        raise RunAborted(str(e)) from None
     except KeyboardInterrupt:
         echo("\nInterrupted. Finished videos are kept; run the same command again to resume.")
-        return 130
-    print_summary(summary, out)
-    return 1 if summary.failed else 0
+        return None
 
 
 @click.command()
@@ -158,7 +206,18 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
         max_retries: int, resources: dict | None, actor_concurrency: int, **kw) -> None:
     """Analyse INPUT (a video file or a folder, searched recursively) into per-second
     emotion timelines under --out, on Ray (embedded, or the cluster at --address /
-    RAY_ADDRESS). Exits 1 when any video failed; an interrupted run resumes when run again."""
+    RAY_ADDRESS). An interrupted run resumes when run again; a second run into the same
+    --out skips the videos the first one is analysing. Failures get one plain line each;
+    the details go to --out/logs/run-<time>.log.
+
+    \b
+    Exit status:
+      0    every video analysed (or already done)
+      1    the run finished, but some videos failed (see the manifest, videos/)
+      2    the run could not proceed: bad option, no videos found, --out not a
+           folder, not writable or full (checked before any analysis, or when a
+           write fails midway), analysis actors cannot start
+      130  interrupted (Ctrl-C); finished videos are kept"""
     config = build_config(**kw)
     sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
                      gpus_per_actor, segment_s, max_retries, resources, actor_concurrency))

@@ -21,9 +21,9 @@ watch any step. docs/architecture.md walks one video through these stages.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,7 @@ from emotion_batch.vision.mouths import TrackLog
 from emotion_batch.vision.track import IoUTracker
 
 Hook = Callable[..., None]
+log = logging.getLogger(__name__)
 
 # Frames decoded and analysed together are capped by pixels as well as by count: the detector
 # holds each chunk as float32 at full resolution (plus P-Net feature maps), so the peak stays
@@ -129,9 +130,11 @@ class VideoAnalyzer:
             result = self.apply(path, vid, start_s, end_s, info)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as e:  # a bad video must not end the batch
-            if not isinstance(e, MediaError):
-                traceback.print_exc()
+        except Exception as e:  # a bad video must not end the batch; details to the run's log
+            if isinstance(e, MediaError):
+                log.info("%s: %s (technical detail: %s)", path, e, e.detail)
+            else:
+                log.error("%s: unexpected error", path, exc_info=True)
             result = VideoResult(vid, path, "failed", one_line_error(e))
         result.timings.setdefault("total", time.perf_counter() - t0)
         return result

@@ -2,11 +2,13 @@
 
 Shared by the local runner below and the Ray layer (`distributed.py`): both turn a
 `VideoResult` into Parquet files with `record_result`, which writes the manifest row last
-so that its presence means "this video is finished".
+so that its presence means "this video is finished", then drops the video's claim. A write
+that fails raises `OutputError` (output.py): the run stops at once with one line.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -14,27 +16,40 @@ from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoAnalyzer, VideoResult
+from emotion_batch.run.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.manifest import ManifestRow, now_utc
-from emotion_batch.run.plan import plan
+from emotion_batch.run.output import write_failure
+from emotion_batch.run.plan import Plan, dup_id, plan
 from emotion_batch.run.store import ResultStore
 from emotion_batch.schemas import STAGES
+
+log = logging.getLogger(__name__)
 
 
 def record_result(
     store: ResultStore, result: VideoResult, item: WorkItem | None, config: RunConfig, model_version: str,
     device: str, started_at: str,
 ) -> ManifestRow:
-    """Write the video's tables, then its manifest row (last: it marks the video done)."""
+    """Write the video's tables, then its manifest row (last: it marks the video done).
+    Raises OutputError when the results cannot be written."""
     t0 = time.perf_counter()
-    if result.ok:
-        store.write("timelines", result.video_id, result.timeline, model_version)
-        if result.attributions is not None:
-            store.write("attributions", result.video_id, result.attributions, model_version)
-    result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t0
-    row = ManifestRow.from_result(result, item.size_bytes if item else None, item.info if item else None,
-                                  config, model_version, device, started_at)
-    store.write("videos", result.video_id, row.to_arrow(), model_version)
+    try:
+        if result.ok:
+            store.write("timelines", result.video_id, result.timeline, model_version)
+            if result.attributions is not None:
+                store.write("attributions", result.video_id, result.attributions, model_version)
+        result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t0
+        row = ManifestRow.from_result(result, item.size_bytes if item else None, item.info if item else None,
+                                      config, model_version, device, started_at)
+        if result.status == "duplicate":
+            row.duplicate_of = item.duplicate_of
+        else:
+            store.delete("videos", dup_id(result.path))  # it was a duplicate once; no longer
+        store.write("videos", result.video_id, row.to_arrow(), model_version)
+    except OSError as e:
+        raise write_failure(e, store.root_uri) from e
+    drop_claim(store.fs, store.root, result.video_id)
     return row
 
 
@@ -42,11 +57,16 @@ def record_result(
 class BatchSummary:
     rows: list[ManifestRow] = field(default_factory=list)  # manifest rows written by this run
     skipped: int = 0
+    busy: int = 0  # held by another live run into the same results
     wall_s: float = 0.0
 
     @property
     def failed(self) -> list[ManifestRow]:
-        return [r for r in self.rows if not r.ok]
+        return [r for r in self.rows if r.status == "failed"]
+
+    @property
+    def duplicates(self) -> list[ManifestRow]:
+        return [r for r in self.rows if r.status == "duplicate"]
 
     @property
     def video_seconds(self) -> float:
@@ -58,18 +78,38 @@ class BatchSummary:
 
 def record_unreadable(store: ResultStore, items: list[WorkItem], config: RunConfig,
                       model_version: str) -> list[ManifestRow]:
+    """Manifest rows for what is known before decoding: `failed` (item.error) or `duplicate`."""
     rows = []
     for item in items:
-        res = VideoResult(item.video_id, item.path, "failed", item.error)
+        if item.duplicate_of:
+            res = VideoResult(dup_id(item.path), item.path, "duplicate", None, item.info)
+        else:
+            res = VideoResult(item.video_id, item.path, "failed", item.error)
         rows.append(record_result(store, res, item, config, model_version, "none", now_utc()))
     return rows
+
+
+def record_planned(store: ResultStore, p: Plan, config: RunConfig, model_version: str, summary: BatchSummary,
+                   echo=print) -> None:
+    """Rows for the plan's unreadable files and duplicates; say what is skipped and why."""
+    for row in record_unreadable(store, p.unreadable + p.duplicates, config, model_version):
+        if row.status == "failed":
+            echo(f"FAILED {row.path}: {row.error}")
+            log.warning("FAILED %s: %s", row.path, row.error)
+        else:
+            echo(f"duplicate {row.path}: same content as {row.duplicate_of} (analysed once)")
+        summary.rows.append(row)
+    for item, claim in p.busy:
+        echo(f"skipped {item.path}: another run is analysing it ({claim.describe()})")
+    summary.busy += len(p.busy)
 
 
 def run_local(
     paths: list[str], store: ResultStore, config: RunConfig, force: bool = False, progress: bool = True,
     echo=print,
 ) -> BatchSummary:
-    """Analyse videos one after another in this process (no Ray)."""
+    """Analyse videos one after another in this process (no Ray). Each video is claimed
+    just before it is analysed, so another run into the same results skips it meanwhile."""
     t0 = time.perf_counter()
     bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
@@ -81,25 +121,43 @@ def run_local(
             bar.refresh()
 
     analyzer = VideoAnalyzer(config, hook=hook)
-    p = plan(paths, store, config, analyzer.model_version, force)
+    p = plan(paths, store, config, analyzer.model_version, force, claim=False)
     summary = BatchSummary(skipped=len(p.skipped))
-    for row in record_unreadable(store, p.unreadable, config, analyzer.model_version):
-        echo(f"FAILED {row.path}: {row.error}")
-        summary.rows.append(row)
-    bar.total = sum(it.duration_s for it in p.todo)
-    with bar:
-        for i, item in enumerate(p.todo):
-            bar.set_postfix_str(f"video {i + 1}/{len(p.todo)}, {len(summary.failed)} failed")
-            started = now_utc()
-            result = analyzer(item.path, item.video_id, info=item.info)
-            row = record_result(store, result, item, config, analyzer.model_version, str(analyzer.device), started)
-            summary.rows.append(row)
-            if not result.ok:
-                bar.write(f"FAILED {item.path}: {result.error}")
-            elif result.warning:
-                bar.write(f"WARNING {item.path}: {result.warning}")
-            done_before += item.duration_s
-            bar.n = done_before
-            bar.refresh()
+    try:
+        record_planned(store, p, config, analyzer.model_version, summary, echo)
+        bar.total = sum(it.duration_s for it in p.todo)
+        with bar:
+            for i, item in enumerate(p.todo):
+                bar.set_postfix_str(f"video {i + 1}/{len(p.todo)}, {len(summary.failed)} failed")
+                _analyse_one(analyzer, item, store, config, force, p, summary, bar)
+                done_before += item.duration_s
+                bar.n = done_before
+                bar.refresh()
+    finally:
+        p.claims.release_all()
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def _analyse_one(analyzer: VideoAnalyzer, item: WorkItem, store: ResultStore, config: RunConfig, force: bool,
+                 p: Plan, summary: BatchSummary, bar) -> None:
+    other = p.claims.take(item.video_id)
+    if other is not None:
+        bar.write(f"skipped {item.path}: another run is analysing it ({other.describe()})")
+        summary.busy += 1
+        return
+    if not force and store.is_done(item.video_id, analyzer.model_version, config.config_hash()):
+        p.claims.release(item.video_id)  # another run finished it meanwhile
+        summary.skipped += 1
+        return
+    started = now_utc()
+    result = analyzer(item.path, item.video_id, info=item.info)
+    row = record_result(store, result, item, config, analyzer.model_version, str(analyzer.device), started)
+    p.claims.held.discard(item.video_id)  # record_result dropped it
+    summary.rows.append(row)
+    if not result.ok:
+        bar.write(f"FAILED {item.path}: {row.error}")
+        log.warning("FAILED %s: %s", item.path, row.error)
+    elif result.warning:
+        bar.write(f"WARNING {item.path}: {result.warning}")
+        log.warning("WARNING %s: %s", item.path, result.warning)

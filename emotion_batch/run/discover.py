@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from emotion_batch.media import MediaError, MediaInfo, fingerprint, probe
+
+log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset(
     ".mp4 .mov .mkv .avi .webm .flv .m4v .mpg .mpeg .wmv .ts .m2ts .mts .3gp .ogv .mxf".split()
@@ -43,6 +46,7 @@ class WorkItem:
     size_bytes: int
     info: MediaInfo | None  # None when probing failed
     error: str | None = None
+    duplicate_of: str | None = None  # set by plan(): an earlier path with the same content
 
     @property
     def duration_s(self) -> float:
@@ -61,8 +65,10 @@ def describe(path: str) -> WorkItem:
         size = os.path.getsize(path)
         vid = fingerprint(path)
     except OSError as e:
+        log.info("cannot read %s: %r", path, e)
         return WorkItem(path, _path_id(path), 0, None, f"cannot read the file: {e.strerror or e}")
     try:
         return WorkItem(path, vid, size, probe(path))
     except MediaError as e:
+        log.info("cannot probe %s: %s (technical detail: %s)", path, e, e.detail)
         return WorkItem(path, vid, size, None, str(e))

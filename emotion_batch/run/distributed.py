@@ -41,7 +41,7 @@ import time
 import ray
 from tqdm import tqdm
 
-from emotion_batch.run.batch import BatchSummary, record_unreadable
+from emotion_batch.run.batch import BatchSummary, record_planned
 from emotion_batch.run.plan import plan
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.pipeline import model_version
@@ -141,9 +141,7 @@ def run_ray(
     store = ResultStore(store_uri)
     p = plan(paths, store, config, model_version(), force)
     summary = BatchSummary(skipped=len(p.skipped))
-    for row in record_unreadable(store, p.unreadable, config, model_version()):
-        echo(f"FAILED {row.path}: {row.error}")
-        summary.rows.append(row)
+    record_planned(store, p, config, model_version(), summary, echo)  # failed and duplicate rows
     if not p.todo:
         summary.wall_s = time.perf_counter() - t0
         return summary
@@ -173,5 +171,6 @@ def run_ray(
                 pass
         if started_ray:
             ray.shutdown()
+        p.claims.release_all()  # what no actor recorded (interrupted, stopped)
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 
 from emotion_batch.config import RunConfig
+from emotion_batch.errors import plain_message
 from emotion_batch.media import MediaInfo
 from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, STAGES
@@ -30,7 +31,7 @@ class ManifestRow:
     video_id: str
     path: str
     size_bytes: int | None
-    status: str  # ok | failed
+    status: str  # ok | failed | duplicate
     error: str | None  # one line, None when ok
     warning: str | None  # one line when analysed but not whole (truncated, damaged), else None
     duration_s: float | None
@@ -49,6 +50,7 @@ class ManifestRow:
     config_hash: str
     config_json: str | None
     schema_version: str
+    duplicate_of: str | None = None  # status duplicate: the path whose results this content has
     t_decode: float | None = None
     t_detect: float | None = None
     t_align: float | None = None
@@ -86,7 +88,7 @@ class ManifestRow:
             path=result.path,
             size_bytes=size_bytes,
             status=result.status,
-            error=result.error,
+            error=plain_message(result.error) if result.error else None,  # never technical text
             warning=result.warning,
             duration_s=info.duration_s if info else None,
             fps=info.fps if video else None,

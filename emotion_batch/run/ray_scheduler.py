@@ -27,6 +27,7 @@ from emotion_batch.run.discover import WorkItem
 from emotion_batch.errors import first_line, one_line_error
 from emotion_batch.pipeline import VideoAnalyzer, VideoResult, model_version
 from emotion_batch.run.segments import Segment, merge_segments, plan_segments
+from emotion_batch.run.output import attach_worker_log
 from emotion_batch.run.store import ResultStore
 
 
@@ -40,6 +41,7 @@ class AnalyzerActor:
 
     def __init__(self, config: RunConfig, store_uri: str, torch_threads: int | None):
         self.error = None
+        attach_worker_log(store_uri)  # tracebacks to the run's log, not to the driver's console
         try:
             if torch_threads:
                 torch.set_num_threads(torch_threads)

@@ -5,6 +5,7 @@ Layout under the results root (a local path or any pyarrow filesystem URI):
     timelines/<video_id>.parquet
     attributions/<video_id>.parquet
     videos/<video_id>.parquet        the manifest row; written last, so it marks "done"
+    claims/<video_id>.claim          a video some run is analysing now (see claims.py)
 
 Each file is first written under a hidden temporary name in the same folder and then
 renamed, so a killed run leaves either the old file or the new one, never half a file.
@@ -30,6 +31,11 @@ class DoneRecord:
     status: str
     model_version: str
     config_hash: str
+    path: str | None = None
+
+    def finished(self, model_version: str, config_hash: str) -> bool:
+        """Finished `ok` with this model and these settings."""
+        return self.status == "ok" and self.model_version == model_version and self.config_hash == config_hash
 
 
 class ResultStore:
@@ -82,17 +88,19 @@ class ResultStore:
             row = self.read("videos", video_id).to_pylist()[0]
         except (OSError, pa.ArrowInvalid, IndexError):
             return None  # unreadable manifest: treat as not done
-        return DoneRecord(row["status"], row["model_version"], row["config_hash"])
+        return DoneRecord(row["status"], row["model_version"], row["config_hash"], row.get("path"))
 
     def is_done(self, video_id: str, model_version: str, config_hash: str) -> bool:
         """True when the video finished `ok` with the same model and settings."""
         rec = self.done_record(video_id)
-        return (
-            rec is not None
-            and rec.status == "ok"
-            and rec.model_version == model_version
-            and rec.config_hash == config_hash
-        )
+        return rec is not None and rec.finished(model_version, config_hash)
+
+    def delete(self, table: str, video_id: str) -> None:
+        """Remove one file if it is there."""
+        try:
+            self.fs.delete_file(self.path(table, video_id))
+        except FileNotFoundError:
+            pass
 
     def video_ids(self, table: str = "videos") -> list[str]:
         sel = pafs.FileSelector(f"{self.root}/{table}", allow_not_found=True)
@@ -102,13 +110,15 @@ class ResultStore:
             if i.path.endswith(".parquet") and not os.path.basename(i.path).startswith(".")
         )
 
-    def remove_stale_temps(self) -> int:
-        """Delete temporary files a killed run left behind; returns how many."""
+    def remove_stale_temps(self, keep: set[str] | frozenset = frozenset()) -> int:
+        """Delete temporary files a killed run left behind; returns how many. Temporaries
+        of the videos in `keep` (held by a live run: being written now) stay."""
         n = 0
         for table in TABLES:
             sel = pafs.FileSelector(f"{self.root}/{table}", allow_not_found=True)
             for info in self.fs.get_file_info(sel):
-                if os.path.basename(info.path).startswith(".") and info.path.endswith(".tmp"):
+                name = os.path.basename(info.path)
+                if name.startswith(".") and name.endswith(".tmp") and name[1:].split(".")[0] not in keep:
                     self.fs.delete_file(info.path)
                     n += 1
         return n

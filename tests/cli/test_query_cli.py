@@ -110,3 +110,15 @@ def test_console_entry_point(results):
     )
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["n", "-", "1", "(1", "row)"]
+
+
+def test_time_and_memory_limits_are_options(results):
+    endless = "SELECT count(*) FROM range(1000000) a, range(1000000) b WHERE (a.range * b.range) % 7 = 3"
+    r = _run(results, endless, "--timeout", "0.5")
+    assert r.exit_code == 1 and r.output.strip() == (
+        "Error: query stopped after 0.5 s (--timeout); narrow it with WHERE/LIMIT or give a longer --timeout")
+    r = _run(results, "SELECT list(range) FROM range(100000000)", "--memory-limit", "20MB", "--timeout", "0")
+    assert r.exit_code == 1 and "query needs more than 20MB of memory (--memory-limit)" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    help_text = CliRunner().invoke(main, ["query", "--help"]).output
+    assert "--timeout" in help_text and "--memory-limit" in help_text and "2GB" in help_text

@@ -1,6 +1,7 @@
 """`run` end to end through the CLI on test-made videos and every kind of bad input."""
 
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ def folder(tmp_path_factory):
     good = d / "good.mp4"
     make_video(good, seconds=3.0, faststart=True)
     data = good.read_bytes()
+    (d / "good_copy.mp4").write_bytes(data)  # a duplicate: its own manifest row
     (d / "empty.mp4").write_bytes(b"")
     (d / "notes.mkv").write_text("this is not a video\n" * 20)
     (d / "truncated.mp4").write_bytes(data[: len(data) // 2])
@@ -40,6 +42,8 @@ def test_batch_goes_on_and_every_bad_input_is_a_failed_row(folder, tmp_path):
     m = _manifest(out)
     status = {os.path.basename(p): s for p, s in m["status"].items()}
     assert status.pop("good.mp4") == "ok" and status.pop("interview ü 1.mp4") == "ok"
+    assert status.pop("good_copy.mp4") == "duplicate"
+    assert m.loc[str(folder / "good_copy.mp4"), "duplicate_of"] == str(folder / "good.mp4")
     errors = {os.path.basename(p): e for p, e in m["error"].items() if isinstance(e, str)}
     assert status == {n: "failed" for n in ("empty.mp4", "notes.mkv", "voice.mp4", "dangling.mov", "truncated.mp4", "corrupt.mp4")}
     assert "empty" in errors["empty.mp4"]
@@ -48,12 +52,17 @@ def test_batch_goes_on_and_every_bad_input_is_a_failed_row(folder, tmp_path):
     assert "cannot read the file" in errors["dangling.mov"]
     assert errors["truncated.mp4"]
     assert all("\n" not in e for e in errors.values())
+    technical = re.compile(r"\[Errno|\.cc:\d+|Check failed|/github/")  # plain reasons only
+    assert not any(technical.search(e) for e in errors.values()) and not technical.search(r.output)
     for name in errors:  # the console names every failure too
         assert name in r.output
     assert "FAILED" in r.output and "Analysed 2 video(s)" in r.output and "6 failed" in r.output
     # the good videos have timelines; the failed ones have none
     tl = {p.stem for p in (out / "timelines").glob("*.parquet")}
     assert set(m[m.status == "ok"]["video_id"]) == tl
+    assert "1 duplicate(s)" in r.output
+    log = [ln for ln in r.output.splitlines() if ln.startswith("details: ")][0][len("details: "):]
+    assert "truncated.mp4" in open(log).read()  # the actor's technical detail went to the run's log
 
 
 def test_rerun_skips_finished_and_force_redoes(tmp_path):
@@ -80,4 +89,4 @@ def test_bad_option_is_a_usage_error(tmp_path):
 
 def test_empty_folder_says_what_to_do(tmp_path):
     r = CliRunner().invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
-    assert r.exit_code == 1 and "no video files found" in r.output
+    assert r.exit_code == 2 and "no video files found" in r.output  # 2: the run could not proceed

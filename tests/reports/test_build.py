@@ -236,3 +236,19 @@ def test_thumbnail_second_prefers_seconds_where_the_face_stays():
     assert t == 1.5 and box == (12.0, 20.0, 50.0, 80.0)
     rows["face_score"] = np.nan
     assert best_second(rows) is None
+
+
+def test_duplicate_rows_are_listed_with_their_original(tmp_path):
+    from emotion_batch.run.plan import dup_id
+    from emotion_batch.run.store import ResultStore
+
+    store = ResultStore(str(tmp_path / "results"))
+    F.add_video(store, "vid_a", "/in/a.mp4", seconds=5, faces=(0,), seed=1)
+    did = dup_id("/in/a copy.mp4")
+    store.write("videos", did, F.manifest_row(did, "/in/a copy.mp4", status="duplicate", duplicate_of="/in/a.mp4",
+                                             faces_found=None, face_seconds=None), F.MODEL)
+    index = build_report(tmp_path / "results", thumbnails=False)
+    text = Page(index).all_text()
+    assert "1 ok, 0 failed, 1 duplicate" in text and "same content as /in/a.mp4" in text
+    page = Page(index.parent / "videos" / page_name(did)).all_text()
+    assert "Same content as /in/a.mp4" in page and "No timeline rows" in page

@@ -1,0 +1,225 @@
+"""The results location: checked before any analysis, write failures that stop the run, the log.
+
+`check_output(out)` runs before anything is analysed or written and raises `OutputError`
+with one line saying what is wrong and where:
+
+* `--out` (or a folder above it, or one of its table folders) is a file, not a folder;
+* it cannot be created or written (read-only file system, no permission): a temporary file
+  is created and removed to find out;
+* its file system has less than `MIN_FREE_BYTES` (200 MB) free: results of one video are
+  small (a few MB for an hour), so this only trips on a disk that is really full;
+* a URI (s3://, gs://, ...) that pyarrow cannot open, or where a folder cannot be made.
+
+A write that fails during the run (the disk filled up midway) raises `OutputError` from
+`write_failure` too; the runners let it through, so the run stops at once with that line
+instead of recording every following video as failed. Existing results are never touched
+by any of this.
+
+`RunLog` sends the `emotion_batch` logger to `<out>/logs/run-<timestamp>.log` for one run
+(for a URI `--out`, to the system temp folder): full tracebacks and the technical detail of
+every failure go there, the console and the manifest get one plain line. Ray actors call
+`attach_worker_log`: with an embedded Ray they append to the same file (its path is in the
+environment they inherit), on a cluster to `<out>/logs/worker-<host>-<pid>.log`.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+
+import pyarrow.fs as pafs
+
+from emotion_batch.errors import UserFacingError, first_line
+from emotion_batch.fs import open_fs
+
+MIN_FREE_BYTES = 200 * 2**20
+SUBFOLDERS = ("timelines", "attributions", "videos", "claims", "logs")
+
+_WHY = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied (no write access)",
+    errno.EPERM: "permission denied (no write access)",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "a folder is in the way",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+
+
+class OutputError(UserFacingError):
+    """The results location cannot be used: the run cannot proceed (exit status 2)."""
+
+
+def why(e: BaseException) -> str:
+    """Plain words for an OSError (pyarrow's carry the errno only in their text)."""
+    code = getattr(e, "errno", None)
+    if code is None:
+        m = re.search(r"errno\s*\[?(\d+)", str(e), re.I)
+        code = int(m.group(1)) if m else None
+    if code in _WHY:
+        return _WHY[code]
+    if code is not None:
+        return os.strerror(code).lower()
+    return first_line(e, 200)
+
+
+def write_failure(e: BaseException, out: str) -> OutputError:
+    return OutputError(f"cannot write results to {out}: {why(e)}; the run stopped "
+                       f"(results written so far are kept; fix this and run again to resume)",
+                       detail=repr(e))
+
+
+def check_output(out: str, min_free: int = MIN_FREE_BYTES) -> None:
+    """Raise OutputError when results cannot be written to `out` (see the module doc)."""
+    if "://" in out and not out.startswith("file://"):
+        return _check_uri(out)
+    path = os.path.abspath(os.path.expanduser(out[len("file://"):] if out.startswith("file://") else out))
+    existing = _check_folders(out, path)
+    free = shutil.disk_usage(existing).free
+    if free < min_free:
+        raise OutputError(f"not enough free space for results in {out}: {free / 2**20:.0f} MB free, at least "
+                          f"{min_free / 2**20:.0f} MB needed; free some space or choose another --out")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the results folder {out}: {why(e)}", detail=repr(e)) from None
+    for folder in [path] + [os.path.join(path, s) for s in SUBFOLDERS if os.path.isdir(os.path.join(path, s))]:
+        _try_write(folder, out)
+
+
+def _check_folders(out: str, path: str) -> str:
+    """Raise when a file stands where a folder must be; returns the nearest existing folder."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputError(f"--out {out} is a file, not a folder: give a folder for the results")
+    if os.path.isdir(path):
+        parent = path
+    else:
+        parent = os.path.dirname(path)
+        while not os.path.exists(parent) and parent != os.path.dirname(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise OutputError(f"--out {out} cannot be created: {parent} is a file, not a folder")
+    for sub in SUBFOLDERS:
+        p = os.path.join(path, sub)
+        if os.path.exists(p) and not os.path.isdir(p):
+            raise OutputError(f"--out {out} holds a file named {sub}, where the results need a folder: "
+                              "move it away or choose another --out")
+    return parent
+
+
+def _try_write(folder: str, out: str) -> None:
+    probe = os.path.join(folder, f".write-test-{uuid.uuid4().hex[:8]}")
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, b"x")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        where = out if folder == os.path.abspath(os.path.expanduser(out)) else folder
+        raise OutputError(f"cannot write results to {where}: {why(e)}; choose another --out", detail=repr(e)) from None
+
+
+def _check_uri(out: str) -> None:
+    try:
+        fs, root = open_fs(out)
+        fs.create_dir(root, recursive=True)
+        probe = f"{root}/.write-test-{uuid.uuid4().hex[:8]}"
+        with fs.open_output_stream(probe) as f:
+            f.write(b"x")
+        fs.delete_file(probe)
+    except Exception as e:  # pyarrow raises OSError, ArrowInvalid, ArrowNotImplementedError
+        raise OutputError(f"cannot write results to {out}: {why(e)}", detail=repr(e)) from None
+    if fs.get_file_info(root).type == pafs.FileType.File:
+        raise OutputError(f"--out {out} is a file, not a folder: give a folder for the results")
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """A log that fails (disk full) goes quiet instead of printing tracebacks to the console."""
+
+    def handleError(self, record):  # noqa: N802 (logging's name)
+        self.close()
+        logging.getLogger("emotion_batch").removeHandler(self)
+
+
+LOG_ENV = "EMOTION_BATCH_RUN_LOG"  # the run's log file, for worker processes started by the run
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def log_folder(out: str) -> str:
+    if "://" in out and not out.startswith("file://"):
+        return os.path.join(tempfile.gettempdir(), "emotion-batch-logs")
+    return os.path.join(os.path.abspath(os.path.expanduser(out.removeprefix("file://"))), "logs")
+
+
+def attach_worker_log(out: str) -> str | None:
+    """In a worker process (a Ray actor): send the `emotion_batch` logger to the run's log
+    file (LOG_ENV, inherited by an embedded Ray's workers) or else to
+    `<out>/logs/worker-<host>-<pid>.log`, and not to the console, where Ray would forward
+    tracebacks to the user. Returns the file, or None when no log file can be opened."""
+    logger = logging.getLogger("emotion_batch")
+    path = os.environ.get(LOG_ENV)
+    if not path or not os.path.isdir(os.path.dirname(path)):
+        path = os.path.join(log_folder(out), f"worker-{socket.gethostname()}-{os.getpid()}.log")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handler = _QuietFileHandler(path, encoding="utf-8", delay=True)
+    except OSError:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+        return None
+    handler.setFormatter(logging.Formatter(_FORMAT.replace("%(name)s", f"%(name)s [pid {os.getpid()}]")))
+    for old in [h for h in logger.handlers if isinstance(h, _QuietFileHandler)]:  # a reused worker
+        logger.removeHandler(old)
+        old.close()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return path
+
+
+class RunLog:
+    """The `emotion_batch` logger to a file for the length of a `with` block."""
+
+    def __init__(self, out: str):
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.path = os.path.join(log_folder(out), f"run-{stamp}-{os.getpid()}.log")
+        self.handler: logging.Handler | None = None
+        self.logger = logging.getLogger("emotion_batch")
+
+    def __enter__(self) -> "RunLog":
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.handler = _QuietFileHandler(self.path, encoding="utf-8", delay=True)
+        except OSError:
+            self.path = None  # checked writable just before; nothing sensible left to do
+            return self
+        self.handler.setFormatter(logging.Formatter(_FORMAT))
+        self.handler.setLevel(logging.INFO)
+        self.logger.addHandler(self.handler)
+        self._old_env = os.environ.get(LOG_ENV)
+        os.environ[LOG_ENV] = self.path
+        if self.logger.level == logging.NOTSET or self.logger.level > logging.INFO:
+            self._old_level = self.logger.level
+            self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.handler is not None:
+            self.logger.removeHandler(self.handler)
+            self.handler.close()
+            if self._old_env is None:
+                os.environ.pop(LOG_ENV, None)
+            else:
+                os.environ[LOG_ENV] = self._old_env
+        if hasattr(self, "_old_level"):
+            self.logger.setLevel(self._old_level)

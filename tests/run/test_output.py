@@ -1,0 +1,138 @@
+"""check_output: every unusable --out is one line, found before anything is written."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from emotion_batch.run import output
+from emotion_batch.run.output import LOG_ENV, OutputError, RunLog, attach_worker_log, check_output, why, write_failure
+
+
+def _tree(root):
+    return sorted((p, os.path.getsize(os.path.join(p, n))) for p, _, names in os.walk(root) for n in names)
+
+
+def test_usable_folder_is_created_and_left_clean(tmp_path):
+    out = tmp_path / "new" / "results"
+    check_output(str(out))
+    assert out.is_dir() and os.listdir(out) == []
+    check_output(f"file://{out}")
+
+
+def test_out_is_a_file(tmp_path):
+    f = tmp_path / "results.txt"
+    f.write_text("keep me")
+    with pytest.raises(OutputError, match=r"is a file, not a folder") as e:
+        check_output(str(f))
+    assert "\n" not in str(e.value) and f.read_text() == "keep me"
+
+
+def test_a_parent_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputError, match=r"afile is a file, not a folder"):
+        check_output(str(tmp_path / "afile" / "sub" / "results"))
+
+
+def test_a_table_folder_is_a_file(tmp_path):
+    (tmp_path / "videos").write_text("x")
+    with pytest.raises(OutputError, match=r"holds a file named videos"):
+        check_output(str(tmp_path))
+
+
+@pytest.mark.parametrize("code,words", [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied"),
+                                        (errno.ENOSPC, "no space left")])
+def test_not_writable_says_why_and_touches_nothing(tmp_path, monkeypatch, code, words):
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "old.parquet").write_bytes(b"results of an earlier run")
+    before = _tree(tmp_path)
+    real_open = os.open
+
+    def refuse(path, flags, *a):
+        if ".write-test-" in str(path):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(output.os, "open", refuse)  # root ignores permissions: simulate the file system
+    with pytest.raises(OutputError, match=words) as e:
+        check_output(str(tmp_path))
+    assert str(tmp_path) in str(e.value) and "Errno" not in str(e.value)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_for_real(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(OutputError, match="permission denied"):
+            check_output(str(ro))
+    finally:
+        ro.chmod(0o700)
+
+
+def test_too_little_free_space(tmp_path, monkeypatch):
+    usage = os.statvfs(tmp_path)
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda p: type("U", (), {"free": 50 * 2**20})())
+    with pytest.raises(OutputError, match=r"not enough free space .*50 MB free, at least 200 MB"):
+        check_output(str(tmp_path / "new"))
+    assert not (tmp_path / "new").exists()  # found before anything is created
+    monkeypatch.undo()
+    if usage.f_bavail * usage.f_frsize > output.MIN_FREE_BYTES:
+        check_output(str(tmp_path))
+
+
+def test_unusable_uri_is_one_line():
+    with pytest.raises(OutputError, match=r"cannot write results to nosuchfs://bucket/x") as e:
+        check_output("nosuchfs://bucket/x")
+    assert "\n" not in str(e.value)
+
+
+def test_write_failure_reads_pyarrow_errno_text():
+    err = OSError("Failed to open local file '/r/videos/.x.tmp'. Detail: [errno 28] No space left on device")
+    assert why(err) == "no space left on the device"
+    e = write_failure(err, "/r")
+    assert str(e).startswith("cannot write results to /r: no space left on the device; the run stopped")
+    assert "errno" not in str(e) and "errno 28" in e.detail
+
+
+def test_run_log_collects_the_emotion_batch_logger(tmp_path):
+    import logging
+
+    with RunLog(str(tmp_path)) as log:
+        logging.getLogger("emotion_batch.pipeline.analyzer").error("boom", exc_info=ValueError("deep detail"))
+        logging.getLogger("other").error("not ours")
+    text = open(log.path).read()
+    assert os.path.dirname(log.path) == str(tmp_path / "logs")
+    assert "boom" in text and "ValueError: deep detail" in text and "not ours" not in text
+    assert not logging.getLogger("emotion_batch").handlers  # removed after the run
+
+
+def test_worker_log_goes_to_the_run_log_not_the_console(tmp_path, monkeypatch, capsys):
+    import logging
+
+    logger = logging.getLogger("emotion_batch")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "propagate", True)
+    monkeypatch.setattr(logger, "level", logger.level)
+    with RunLog(str(tmp_path)) as run_log:
+        assert os.environ[LOG_ENV] == run_log.path  # inherited by an embedded Ray's workers
+        worker_env = dict(os.environ)
+    assert LOG_ENV not in os.environ
+    monkeypatch.setenv(LOG_ENV, worker_env[LOG_ENV])
+    assert attach_worker_log(str(tmp_path)) == run_log.path
+    assert attach_worker_log(str(tmp_path)) == run_log.path  # twice (a reused worker): one handler
+    logging.getLogger("emotion_batch.pipeline.analyzer").error("x.mp4: unexpected error", exc_info=ValueError("tb"))
+    for h in logger.handlers:
+        h.flush()
+    text = open(run_log.path).read()
+    assert text.count("x.mp4: unexpected error") == 1 and "ValueError: tb" in text
+    assert "unexpected error" not in capsys.readouterr().err
+    monkeypatch.delenv(LOG_ENV)  # an actor on a cluster node: its own file under <out>/logs
+    path = attach_worker_log(str(tmp_path))
+    assert os.path.dirname(path) == str(tmp_path / "logs") and os.path.basename(path).startswith("worker-")
+    for h in list(logger.handlers):
+        h.close()

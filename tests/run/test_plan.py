@@ -1,0 +1,116 @@
+"""plan(): duplicates get their own rows, finished videos are skipped, claimed ones left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+from emotion_batch.config import RunConfig
+from emotion_batch.pipeline import VideoResult
+from emotion_batch.run.batch import record_unreadable
+from emotion_batch.run.claims import claim_path
+from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.plan import dup_id, plan
+from emotion_batch.run.store import ResultStore
+from videogen import make_video
+
+CONFIG = RunConfig(device="cpu")
+MODEL = "m1"
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    make_video(d / "a.mp4", seconds=1.0)
+    shutil.copyfile(d / "a.mp4", d / "b.mp4")  # same bytes, another name
+    make_video(d / "c.mp4", seconds=2.0, face=False)
+    return {k: str(d / f"{k}.mp4") for k in "abc"}
+
+
+def _finish(store, item):
+    """Write an `ok` manifest row for a planned item, as a finished analysis would."""
+    res = VideoResult(item.video_id, item.path, "ok", None, item.info)
+    row = ManifestRow.from_result(res, item.size_bytes, item.info, CONFIG, MODEL, "cpu", "t0")
+    store.write("videos", item.video_id, row.to_arrow(), MODEL)
+
+
+def test_duplicate_in_one_run_is_analysed_once_and_gets_its_own_row(videos, tmp_path):
+    store = ResultStore(str(tmp_path / "res"))
+    p = plan(sorted(videos.values()), store, CONFIG, MODEL, force=False)
+    assert [it.path for it in p.todo] == [videos["c"], videos["a"]]  # longest first
+    assert [(it.path, it.duplicate_of) for it in p.duplicates] == [(videos["b"], videos["a"])]
+    assert p.claims.held == {it.video_id for it in p.todo}
+    rows = record_unreadable(store, p.duplicates, CONFIG, MODEL)
+    assert rows[0].status == "duplicate" and rows[0].duplicate_of == videos["a"]
+    assert rows[0].video_id == dup_id(videos["b"]) != p.todo[1].video_id
+    m = pq.read_table(tmp_path / "res" / "videos" / f"{dup_id(videos['b'])}.parquet").to_pylist()[0]
+    assert (m["status"], m["path"], m["duplicate_of"], m["error"]) == ("duplicate", videos["b"], videos["a"], None)
+    p.claims.release_all()
+    assert os.listdir(tmp_path / "res" / "claims") == []
+
+
+def test_duplicate_of_a_video_finished_by_an_earlier_run(videos, tmp_path):
+    store = ResultStore(str(tmp_path / "res"))
+    first = plan([videos["a"]], store, CONFIG, MODEL, force=False)
+    _finish(store, first.todo[0])
+    first.claims.release_all()
+    p = plan([videos["b"]], store, CONFIG, MODEL, force=False)
+    assert not p.todo and [it.duplicate_of for it in p.duplicates] == [videos["a"]]
+    # both paths given, the one holding the results comes later in the order: still the owner
+    again = plan([videos["b"], videos["a"]], store, CONFIG, MODEL, force=False)
+    assert [it.path for it in again.skipped] == [videos["a"]]
+    assert [(it.path, it.duplicate_of) for it in again.duplicates] == [(videos["b"], videos["a"])]
+    assert plan([videos["b"]], store, CONFIG, MODEL, force=True).todo[0].path == videos["b"]  # --force redoes
+
+
+def test_moved_file_is_already_done_not_a_duplicate(videos, tmp_path):
+    store = ResultStore(str(tmp_path / "res"))
+    moved = tmp_path / "moved.mp4"
+    shutil.copyfile(videos["a"], moved)
+    first = plan([str(moved)], store, CONFIG, MODEL, force=False)
+    _finish(store, first.todo[0])
+    first.claims.release_all()
+    moved.unlink()  # the analysed file is gone: the same content elsewhere is simply done
+    p = plan([videos["b"]], store, CONFIG, MODEL, force=False)
+    assert [it.path for it in p.skipped] == [videos["b"]] and not p.duplicates
+
+
+def test_analysed_path_loses_its_old_duplicate_row(videos, tmp_path):
+    from emotion_batch.run.batch import record_result
+
+    store = ResultStore(str(tmp_path / "res"))
+    p = plan([videos["a"], videos["b"]], store, CONFIG, MODEL, force=False)
+    record_unreadable(store, p.duplicates, CONFIG, MODEL)
+    assert store.exists("videos", dup_id(videos["b"]))
+    item = p.duplicates[0]  # b now holds content of its own: its analysis replaces the duplicate row
+    res = VideoResult("other-content", item.path, "failed", "no faces, say")
+    record_result(store, res, item, CONFIG, MODEL, "cpu", "t0")
+    assert not store.exists("videos", dup_id(videos["b"])) and store.exists("videos", "other-content")
+
+
+def test_video_claimed_by_a_live_other_run_is_left_to_it(videos, tmp_path):
+    store = ResultStore(str(tmp_path / "res"))
+    vid = plan([videos["a"]], store, CONFIG, MODEL, force=False, claim=False).todo[0].video_id
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        path = claim_path(store.root, vid)
+        with open(path, "w") as f:
+            json.dump({"host": socket.gethostname(), "pid": proc.pid, "run_id": "x", "started_at": time.time()}, f)
+        for claim in (True, False):
+            p = plan([videos["a"], videos["c"]], store, CONFIG, MODEL, force=True, claim=claim)
+            assert [it.path for it in p.todo] == [videos["c"]]
+            assert [(it.path, c.pid) for it, c in p.busy] == [(videos["a"], proc.pid)]
+            p.claims.release_all()
+    finally:
+        proc.kill()
+        proc.wait()
+    p = plan([videos["a"]], store, CONFIG, MODEL, force=False)  # its run is gone: taken over
+    assert [it.path for it in p.todo] == [videos["a"]] and not p.busy
