@@ -38,13 +38,14 @@ def open_container(path: str):
     """av.open for reading, or MediaError with a plain reason."""
     try:
         return av.open(path, metadata_errors="ignore")
-    except av.error.InvalidDataError:
+    except av.error.InvalidDataError as e:
         raise MediaError(
             "not a readable media file: FFmpeg finds no audio or video it can read in it (if it is a recording "
-            "that was cut off before it was finished, its index is missing: remux or re-export it)"
+            "that was cut off before it was finished, its index is missing: remux or re-export it)",
+            detail=str(e),  # FFmpeg's own words, for the run's log
         ) from None
     except av.error.FFmpegError as e:
-        raise MediaError(f"cannot open the file ({ffmpeg_reason(e)})") from None
+        raise MediaError(f"cannot open the file ({ffmpeg_reason(e)})", detail=str(e)) from None
 
 
 def video_stream(container):

@@ -135,8 +135,11 @@ def test_duplicates_plain_reasons_and_the_log(inbox, tmp_path):
     assert r.exit_code == 1, r.output  # some videos failed
     m = _manifest(out)
     status = {os.path.basename(p): s for p, s in m["status"].items()}
+    # recordings cut short are analysed up to where their data ends, with a warning
     assert status == {"good.mp4": "ok", "good_copy.mp4": "duplicate", "other.mp4": "ok",
-                      "notes.mkv": "failed", "truncated.mp4": "failed", "cut.mp4": "failed"}
+                      "notes.mkv": "failed", "truncated.mp4": "ok", "cut.mp4": "ok"}
+    for name in ("truncated.mp4", "cut.mp4"):
+        assert m.loc[str(inbox / name), "warning"].startswith("truncated: video data ends at")
     dup = m.loc[str(inbox / "good_copy.mp4")]
     assert dup["duplicate_of"] == str(inbox / "good.mp4") and dup["video_id"].startswith("dup-")
     assert m.loc[str(inbox / "good.mp4"), "video_id"] == fingerprint(str(inbox / "good.mp4"))
@@ -144,7 +147,7 @@ def test_duplicates_plain_reasons_and_the_log(inbox, tmp_path):
     for _, row in failed.iterrows():
         assert not any(TECHNICAL.search(str(v)) for v in row.values), row.to_dict()
     assert not TECHNICAL.search(r.output)
-    assert "notes.mkv: not a readable media file: the file is damaged or not a media file" in r.output
+    assert "notes.mkv: not a readable media file: FFmpeg finds no audio or video it can read in it" in r.output
     assert "duplicate(s)" in r.output and "same content as" in r.output
     log_line = [ln for ln in r.output.splitlines() if ln.startswith("details: ")]
     assert len(log_line) == 1
@@ -153,7 +156,7 @@ def test_duplicates_plain_reasons_and_the_log(inbox, tmp_path):
     assert "truncated.mp4" in log and "cut.mp4" in log
     # a rerun redoes nothing and rewrites the duplicate's row in place
     r2 = _run(inbox, "--out", out)
-    assert "Analysed 0 video(s)" in r2.output and "2 already done" in r2.output
+    assert "Analysed 0 video(s)" in r2.output and "4 already done" in r2.output
     assert len(list((out / "videos").glob("*.parquet"))) == 6
 
 
