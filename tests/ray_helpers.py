@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -186,5 +187,5 @@ def stop_pids(pids, timeout: float = 10.0) -> None:
 
 def env_with(**extra) -> dict:
     env = dict(os.environ, **RAY_TEST_ENV, **extra)
-    env["PATH"] = f"{REPO / '.venv/bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # this venv's python first
     return env
