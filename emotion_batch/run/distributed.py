@@ -12,12 +12,14 @@ ones that import Ray; the analysis (`VideoAnalyzer`, wrapped by `units.UnitRunne
   one `VideoAnalyzer` per actor): Ray Data adds actors while units queue up and the
   cluster has room (nodes that join mid-run, the KubeRay autoscaler's GPU pods), and
   removes idle ones at the tail. Each actor runs up to `concurrency` units at once
-  (decoding of one overlaps compute of the other). Streaming execution with a bounded
-  object-store budget keeps the planned-but-unanalysed units bounded.
+  (decoding of one overlaps compute of the other). Execution is streaming; planning stays
+  at most `plan_ahead` units ahead of the actors (the ledger holds it back), so units
+  waiting for an actor stay bounded however large the input.
 * **Results go to storage as they finish** (`units.py`): a whole video's files and manifest
   row, or a segment file that is merged into its video when the last segment is in. The
-  driver receives one small row per unit for the progress bar and the summary and keeps
-  no results: its memory does not grow with the number of videos.
+  driver receives one small row per unit for the progress bar and the summary
+  (`ray_progress.py`) and keeps no results; what grows with the number of units is only
+  Ray Data's own per-block statistics (~3 KB a unit, docs/cluster.md).
 * **Failures are bounded** (`ledger.py`): a unit past `--unit-timeout` ends its actor (the
   only way to stop a stuck decode); Ray restarts actors without limit (a preempted node
   does not shrink the pool) and resubmits their units, which the ledger retries up to
@@ -34,10 +36,9 @@ import copy
 import logging
 import math
 import os
-import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import ray
 from tqdm import tqdm
@@ -45,15 +46,13 @@ from tqdm import tqdm
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
 from emotion_batch.pipeline import model_version
-from emotion_batch.run.batch import BatchSummary
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.store import ResultStore
-from emotion_batch.schemas import STAGES
 
 __all__ = ["ActorStartupError", "ActorShape", "RunSummary", "connect", "run_ray", "size_actors"]
 
-PATHS_PER_PLAN_TASK = 4
+PATHS_PER_PLAN_TASK = 1  # a planning task that dies is retried whole: re-plan one file, not several
 IN_FLIGHT_BYTES = 256 * 2**20  # Ray Data's object-store budget: bounds planned units waiting for actors
 
 # ----------------------------------------------------------------------------- connecting
@@ -150,105 +149,6 @@ def size_actors(
     return ActorShape(cpus, gpus, resources, max(1, int(cpus)), min_actors, max_actors, initial)
 
 
-# ----------------------------------------------------------------------------- summary and progress
-
-
-@dataclass
-class RunSummary(BatchSummary):
-    """A BatchSummary that stays small however many videos: every failed row, the first
-    `keep_ok` ok rows, and running totals for the rest."""
-
-    keep_ok: int = 200
-    n_ok: int = 0
-    _video_s: float = 0.0
-    _stages: dict = field(default_factory=lambda: {s: 0.0 for s in STAGES})
-
-    def add(self, row: ManifestRow) -> None:
-        if row.ok:
-            self.n_ok += 1
-            self._video_s += row.duration_s or 0.0
-        if not row.ok or self.n_ok <= self.keep_ok:
-            self.rows.append(row)
-        for s in STAGES:
-            self._stages[s] += getattr(row, f"t_{s}") or 0.0
-
-    @property
-    def video_seconds(self) -> float:
-        return self._video_s
-
-    def stage_totals(self) -> dict[str, float]:
-        return dict(self._stages)
-
-
-class Progress:
-    """The driver's view: one row per finished unit from the pipeline, and the ledger's
-    planning tallies and messages, polled in a thread."""
-
-    def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):
-        self.coordinator, self.bar, self.summary, self.n_paths = coordinator, bar, summary, n_paths
-        self.echo, self.every_s = echo, every_s
-        self.lock = threading.Lock()
-        self.videos = self.busy = self.retries = self.planned_paths = self.early = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="progress")
-
-    def _say(self, msg: str) -> None:
-        with tqdm.external_write_mode():
-            self.echo(msg)
-
-    def _record(self, row: ManifestRow) -> None:
-        self.summary.add(row)
-        if not row.ok:
-            self._say(f"FAILED {row.path}: {row.error}")
-
-    def unit_done(self, out: dict) -> None:
-        import pickle
-
-        with self.lock:
-            self.bar.update(out["seconds"])
-            if out["manifest"] is not None:
-                self._record(pickle.loads(out["manifest"]))
-            self._postfix()
-
-    def poll(self) -> None:
-        snap = ray.get(self.coordinator.snapshot.remote(), timeout=60)
-        with self.lock:
-            t = snap["tallies"]
-            self.videos, self.planned_paths = t.videos, t.planned_paths
-            self.busy, self.retries, self.summary.skipped = snap["busy_actors"], snap["retries"], t.skipped
-            self.bar.total = max(t.seconds, self.bar.n)
-            for msg in snap["messages"]:
-                self._say(msg)
-            for row in snap["rows"]:  # files that failed before analysis
-                self.early += 1
-                self._record(row)
-            self._postfix()
-
-    def _postfix(self) -> None:
-        s = self.summary
-        done = s.n_ok + len(s.failed)
-        planning = "" if self.planned_paths >= self.n_paths else f", planned {self.planned_paths}/{self.n_paths} files"
-        self.bar.set_postfix_str(refresh=False, s=f"videos {done}/{self.videos + self.early}, "
-                                 f"{len(s.failed)} failed{planning}, {self.busy} actor(s) busy")
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.poll()
-            except Exception:  # a slow poll is skipped; the last one at the end counts
-                pass
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        if exc[0] is None:
-            self.poll()
-
-
 # ----------------------------------------------------------------------------- the pipeline
 
 
@@ -264,6 +164,7 @@ def _data_context(unit_timeout_s: float):
     saved = {n: getattr(ctx, n) for n in names}
     log = logging.getLogger("ray.data")
     level = log.level
+    quiet, noisy = _DropMessage("Progress bars disabled"), logging.getLogger("ray.data._internal.progress")
     try:
         ctx.enable_progress_bars = False  # ours shows videos and video-seconds instead
         ctx.print_on_execution_start = False
@@ -275,16 +176,28 @@ def _data_context(unit_timeout_s: float):
         ctx.max_consecutive_actor_init_deaths = 10  # a node lost while its actor loads models
         # Output can pause for a whole unit (and its restart after a timeout), or while an
         # autoscaler brings nodes: fail only well past that.
-        ctx.execution_no_progress_timeout_s = max(saved["execution_no_progress_timeout_s"], 2 * unit_timeout_s + 900)
+        guard = saved["execution_no_progress_timeout_s"]
+        ctx.execution_no_progress_timeout_s = guard if guard < 0 else max(guard, 2 * unit_timeout_s + 900)
         opts = copy.copy(saved["execution_options"])
         opts.resource_limits = opts.resource_limits.copy(object_store_memory=IN_FLIGHT_BYTES)
         ctx.execution_options = opts
         log.setLevel(logging.WARNING)
+        noisy.addFilter(quiet)  # we said so: ours shows instead
         yield
     finally:
         for n, v in saved.items():
             setattr(ctx, n, v)
         log.setLevel(level)
+        noisy.removeFilter(quiet)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
 
 
 def build_pipeline(paths: list[str], spec: PlanSpec, shape: ActorShape, coordinator, concurrency: int,

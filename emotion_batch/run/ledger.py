@@ -4,7 +4,8 @@ One `Ledger` lives in a small actor on the driver's node (`ray_stages.Coordinato
 planning tasks and the analysis actors call it, the driver polls it for progress. It holds
 only what is in flight, never results:
 
-* **claims**: a video's content id is analysed once even if the input lists it twice;
+* **claims**: a video's content id is analysed once even if the input lists it twice, and
+  a unit that ended is not run again should it be delivered twice;
 * **attempts** of each unit that is running. An attempt that never ended means its worker
   died (killed, out of memory, node lost, or exited after a timeout). Deaths and timeouts
   count towards `max_retries`; past it the unit is failed with "worker lost N times while
@@ -44,7 +45,7 @@ class UnitRecord:
 
 @dataclass
 class Verdict:
-    action: str  # run | fail | skip (its video already failed)
+    action: str  # run | fail | skip (its video already failed) | done (finished before: a duplicate)
     alone: bool = False
     attempt: int = 1
     error: str | None = None
@@ -74,6 +75,7 @@ class Ledger:
         self.max_retries, self.unit_timeout_s = max_retries, unit_timeout_s
         self.claimed: dict[str, str] = {}  # content id -> the path analysed for it
         self.units: dict[str, UnitRecord] = {}
+        self.finished: set[str] = set()  # units that ended: a unit delivered twice runs once
         self.videos: dict[str, VideoRecord] = {}
         self.tallies = Tallies()
         self.planned_set: set[str] = set()
@@ -119,6 +121,8 @@ class Ledger:
         """A worker is about to run `key` (`label`: what it does, e.g. "analysing X").
         `shared`: other units may run in its actor at the same time (the verdict then says
         whether this one must run alone)."""
+        if key in self.finished:
+            return Verdict("done")
         if key not in self.units and not key.startswith("plan:"):
             self.tallies.units_begun += 1
         rec = self.units.setdefault(key, UnitRecord(label))
@@ -167,6 +171,8 @@ class Ledger:
 
     def end(self, key: str) -> None:
         self.units.pop(key, None)
+        if not key.startswith("plan:"):
+            self.finished.add(key)
 
     # segments ------------------------------------------------------------------------
     def segment_done(self, video_id: str, index: int, key: str, error: str | None = None) -> dict | None:

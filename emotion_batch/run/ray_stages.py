@@ -226,6 +226,8 @@ class UnitAnalyzer:
             self.inflight[unit.key] = unit
         try:
             try:
+                if verdict.action == "done":  # delivered twice: counted the first time
+                    return _progress(unit, None, seconds=0.0)
                 if verdict.action == "run":
                     expire = lambda: self._expire(unit)  # noqa: E731
                     with self.gate.enter(verdict.alone), Watchdog(self.timeout_s, expire):
@@ -271,9 +273,10 @@ class UnitAnalyzer:
         _expire(self.coordinator, unit.key, others, f"analysing {unit.label()}", self.timeout_s)
 
 
-def _progress(unit: Unit, row, error: str | None = None) -> dict:
+def _progress(unit: Unit, row, error: str | None = None, seconds: float | None = None) -> dict:
     """One small row for the driver: what finished, and the manifest row if a video did."""
-    return {"video_id": unit.item.video_id, "path": unit.item.path, "seconds": unit.seconds,
+    return {"video_id": unit.item.video_id, "path": unit.item.path,
+            "seconds": unit.seconds if seconds is None else seconds,
             "segment": -1 if unit.segment is None else unit.segment.index, "error": error,
             "manifest": None if row is None else pickle.dumps(row)}
 

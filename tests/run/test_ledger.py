@@ -85,3 +85,22 @@ def test_planning_is_tallied_once_per_path_and_snapshots_hand_over_rows():
     assert (t.planned_paths, t.videos, t.seconds) == (2, 1, 12.5)
     assert snap["rows"] == ["row"]
     assert led.snapshot()["rows"] == []
+
+
+def test_a_unit_delivered_again_after_it_ended_is_not_run_again():
+    led = Ledger(max_retries=2, unit_timeout_s=10)
+    assert led.begin("v/0", "analysing /v.mp4 [0 s, 1 s)", "w1", shared=False).action == "run"
+    led.end("v/0")
+    assert led.begin("v/0", "analysing /v.mp4 [0 s, 1 s)", "w2", shared=False).action == "done"
+    assert led.tallies.units_begun == 1
+
+
+def test_planning_waits_while_enough_units_wait_for_actors():
+    led = Ledger(max_retries=2, unit_timeout_s=10)
+    led.planned("/a.mp4", videos=1, units=3)
+    assert led.room(ahead=4)
+    led.planned("/b.mp4", videos=1, units=2)
+    assert not led.room(ahead=4)  # 5 planned, none taken up
+    led.begin("a", "analysing /a.mp4", "w1", shared=False)
+    led.begin("b", "analysing /b.mp4", "w1", shared=False)
+    assert led.room(ahead=4)  # 3 waiting
