@@ -1,7 +1,8 @@
 """The Ray layer: a batch of videos as one Ray Data pipeline, locally or on a cluster.
 
-This module (connecting, sizing, the driver) and `ray_stages.py` (the stages) are the only
-ones that import Ray; the analysis (`VideoAnalyzer`, wrapped by `units.UnitRunner`) has none.
+This module (connecting, sizing, the driver), `ray_stages.py` (the stages) and
+`ray_progress.py` (the driver's progress) are the only ones that import Ray; the analysis
+(`VideoAnalyzer`, wrapped by `units.UnitRunner`) and the retry ledger (`ledger.py`) have none.
 
 * **Planning is distributed**: the input paths (biggest files first, a cheap stand-in for
   longest first) go to planning tasks (`ray_stages.plan_units`, no CPU reserved: it is
