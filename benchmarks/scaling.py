@@ -1,14 +1,16 @@
 #!/usr/bin/env python
 """Scaling of the Ray layer on this machine: throughput with 1 and 2 CPU actors and the
-ratio, the effect of two analyses per actor (decoding overlapping compute), and the peak
-resident memory of each actor process.
+ratio, the effect of two analyses per actor (decoding overlapping compute), the peak
+resident memory of each actor process, and the driver's peak memory.
 
-    python benchmarks/scaling.py [VIDEO_OR_FOLDER ...] [--repeat 1] [--fps 5]
+    python benchmarks/scaling.py [VIDEO_OR_FOLDER ...] [--fps 5] [--settings 1x1,1x2,2x1]
 
 Starts one embedded Ray (loopback), then runs the same batch once per setting into a
-fresh results folder. Throughput = video-seconds analysed / wall seconds of the whole
-`run_ray` call, actor start-up (model loading) included, so short batches understate the
-steady state. Prints figures; asserts nothing.
+fresh results folder, with the actor pool fixed at the setting's size. Throughput =
+video-seconds analysed / wall seconds of the whole `run_ray` call, actor start-up (model
+loading) and planning included, so short batches understate the steady state. Driver
+memory: peak RSS of this process during the call and the peak of Python allocations
+(tracemalloc) above what was allocated before it. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import psutil
@@ -30,7 +33,7 @@ DEFAULT_INPUT = REPO / "../shared/data/videos"
 
 def _is_actor(p: psutil.Process) -> bool:
     title = p.cmdline()[:1]
-    return bool(title) and title[0].startswith("ray::AnalyzerActor")
+    return bool(title) and title[0].startswith("ray::MapWorker(MapBatches(UnitAnalyzer))")
 
 
 def wait_for_actors_to_exit(timeout: float = 30.0) -> None:
@@ -50,10 +53,12 @@ def wait_for_actors_to_exit(timeout: float = 30.0) -> None:
 
 
 class ActorMemory:
-    """Samples the RSS of every AnalyzerActor process under this process, keeps the peak."""
+    """Samples the RSS of every analysis actor under this process and of this (the driver)
+    process, keeps the peaks."""
 
     def __init__(self, every_s: float = 0.2):
         self.peak: dict[int, int] = {}
+        self.driver_peak = 0
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -61,6 +66,7 @@ class ActorMemory:
     def _run(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
+            self.driver_peak = max(self.driver_peak, me.memory_info().rss)
             for p in me.children(recursive=True):
                 try:
                     if _is_actor(p):
@@ -107,19 +113,23 @@ def main() -> None:
             actors, conc = (int(x) for x in setting.split("x"))
             wait_for_actors_to_exit()
             with tempfile.TemporaryDirectory() as out, ActorMemory() as mem:
+                tracemalloc.start()
+                base = tracemalloc.get_traced_memory()[0]
                 t0 = time.perf_counter()
-                s = run_ray(paths, out, config, force=True, actors=actors, cpus_per_actor=1, segment_s=args.segment_s,
-                            concurrency=conc, progress=False, echo=lambda m: None)
+                s = run_ray(paths, out, config, force=True, actors=actors, min_actors=actors, cpus_per_actor=1,
+                            segment_s=args.segment_s, concurrency=conc, progress=False, echo=lambda m: None)
                 wall = time.perf_counter() - t0
-            ok = [r for r in s.rows if r["status"] == "ok"]
+                py_peak = tracemalloc.get_traced_memory()[1] - base
+                tracemalloc.stop()
             rate = s.video_seconds / wall
             results[setting] = rate
             peaks = ", ".join(f"{v / 2**20:.0f}" for v in sorted(mem.peak.values()))
             stages = s.stage_totals()
             top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items(), key=lambda kv: -kv[1])[:4] if v)
-            print(f"{actors} actor(s) x {conc} concurrent: {len(ok)}/{len(s.rows)} ok, {s.video_seconds:.1f} video-s "
-                  f"in {wall:.1f} s = {rate:.2f} video-s per wall-s; peak RSS per actor (MiB): {peaks}; "
-                  f"stage s: {top}")
+            print(f"{actors} actor(s) x {conc} concurrent: {s.n_ok}/{s.n_ok + len(s.failed)} ok, "
+                  f"{s.video_seconds:.1f} video-s in {wall:.1f} s = {rate:.2f} video-s per wall-s; "
+                  f"peak RSS per actor (MiB): {peaks}; driver peak RSS {mem.driver_peak / 2**20:.0f} MiB, "
+                  f"Python allocations +{py_peak / 2**20:.1f} MiB at peak; stage s: {top}")
     finally:
         ray.shutdown()
     if "1x1" in results and "2x1" in results:

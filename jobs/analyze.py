@@ -32,12 +32,13 @@ from emotion_batch.cli.run import build_config, config_options, execute, ray_opt
 @click.option("--progress/--no-progress", default=True, help="Progress bar in the job log.")
 @ray_options
 @config_options
-def main(input_path, out, force, progress, engine, address, actors, cpus_per_actor, gpus_per_actor, segment_s,
-         max_retries, resources, actor_concurrency, **kw):
+def main(input_path, out, force, progress, engine, address, actors, min_actors, cpus_per_actor, gpus_per_actor,
+         segment_s, max_retries, unit_timeout_s, resources, actor_concurrency, **kw):
     """Analyse INPUT (files or folders) into per-second emotion timelines under --out."""
     config = build_config(**kw)
     sys.exit(execute(list(input_path), out, force, progress, config, engine, address or "auto", actors,
-                     cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources, actor_concurrency))
+                     cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
+                     unit_timeout_s))
 
 
 if __name__ == "__main__":

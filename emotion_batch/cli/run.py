@@ -52,10 +52,11 @@ def build_config(**kw) -> RunConfig:
 
 def print_summary(summary, out: str, echo=click.echo, log_path: str | None = None) -> None:
     ok = [r for r in summary.rows if r.ok]
+    n_ok = getattr(summary, "n_ok", len(ok))  # the Ray summary keeps only the first ok rows
     echo("")
     others = "".join(f", {n} {what}" for n, what in ((len(summary.duplicates), "duplicate(s)"),
                                                     (summary.busy, "left to another run")) if n)
-    echo(f"Analysed {len(ok)} video(s), {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
+    echo(f"Analysed {n_ok} video(s), {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
          f" ({summary.video_seconds / max(summary.wall_s, 1e-9):.2f}x real time); "
          f"{summary.skipped} already done, {len(summary.failed)} failed{others}.")
     totals = summary.stage_totals()
@@ -63,8 +64,8 @@ def print_summary(summary, out: str, echo=click.echo, log_path: str | None = Non
         echo("Stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items() if v))
     for r in ok[:20]:
         echo(f"  ok      {r.path}  ({r.duration_s:.1f} s, {r.faces_found} face track(s))")
-    if len(ok) > 20:
-        echo(f"  ... and {len(ok) - 20} more")
+    if n_ok > 20:
+        echo(f"  ... and {n_ok - 20} more")
     for r in summary.failed:
         echo(f"  FAILED  {r.path}: {r.error}")
     echo(f"Results: {out}  (query: emotion-batch query {out} \"SELECT ...\"; report: emotion-batch report {out})")
@@ -95,8 +96,11 @@ def ray_options(f):
                      "one video after another (debugging, profiling)."),
         click.option("--address", default=None, help="Ray cluster to join (default: RAY_ADDRESS, else an "
                      "embedded local Ray)."),
-        click.option("--actors", type=click.IntRange(min=1), default=None,
-                     help="Number of analysis actors (default: one per GPU, or as many CPU actors as fit)."),
+        click.option("--actors", "--max-actors", "actors", type=click.IntRange(min=1), default=None,
+                     help="Most analysis actors (default: as many as fit, one per GPU or CPU actors; the pool "
+                     "grows when nodes join and shrinks at the end)."),
+        click.option("--min-actors", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Fewest analysis actors the pool keeps."),
         click.option("--cpus-per-actor", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="CPUs reserved per actor; CPU actors also use this many torch threads "
                      "(default: 1 with GPUs, else min(4, CPUs of a node))."),
@@ -106,7 +110,10 @@ def ray_options(f):
                      help="Videos longer than this are split into segments of this many seconds, "
                      "analysed in parallel and merged."),
         click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
-                     help="Times a unit of work is retried after its actor died."),
+                     help="Times a unit of work is retried after its actor died or it timed out."),
+        click.option("--unit-timeout", "unit_timeout_s", type=click.FloatRange(min=0, min_open=True), default=3600.0,
+                     show_default=True, help="Seconds one unit (a video or segment) may take; past it, its actor "
+                     "is restarted and the unit retried, then recorded failed."),
         click.option("--resources", callback=_resources, default=None,
                      help="JSON custom resources each actor requires, e.g. '{\"emotion_worker\": 1}'."),
         click.option("--actor-concurrency", type=click.IntRange(min=1), default=2, show_default=True,
@@ -120,7 +127,8 @@ def ray_options(f):
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
             engine: str = "ray", address: str | None = None, actors: int | None = None,
             cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float = 300.0,
-            max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2) -> int:
+            max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2,
+            min_actors: int = 1, unit_timeout_s: float = 3600.0) -> int:
     """Discover (one input or several), check --out, analyse and summarise; returns the exit
     status (EXIT_FAILED when a video failed, EXIT_INTERRUPTED when interrupted). Raises
     RunAborted (exit EXIT_ABORTED) when the run cannot proceed."""
@@ -141,7 +149,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
             try:
                 summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
                                    cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
-                                   actor_concurrency)
+                                   actor_concurrency, min_actors, unit_timeout_s)
             except OutputError as e:
                 run_log.logger.error("run stopped: %s (%s)", e, e.detail)
                 raise
@@ -154,7 +162,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
 
 
 def _analyse(paths, input_path, out, force, progress, config, engine, address, actors, cpus_per_actor,
-             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency):
+             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors, unit_timeout_s):
     """The analysis under an open run log: the summary, or None when interrupted."""
     import logging
 
@@ -183,7 +191,8 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
             return run_ray(paths, out, config, force=force, address=address, actors=actors,
                            cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
                            segment_s=segment_s, max_retries=max_retries, resources=resources,
-                           concurrency=actor_concurrency, progress=progress, echo=echo)
+                           concurrency=actor_concurrency, progress=progress, echo=echo,
+                           min_actors=min_actors, unit_timeout_s=unit_timeout_s)
         except ActorStartupError as e:
             log.error("actors could not start: %s", e)
             raise RunAborted(str(e)) from None
@@ -202,8 +211,8 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
 @ray_options
 @config_options
 def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, address: str | None,
-        actors: int | None, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float,
-        max_retries: int, resources: dict | None, actor_concurrency: int, **kw) -> None:
+        actors: int | None, min_actors: int, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float,
+        max_retries: int, unit_timeout_s: float, resources: dict | None, actor_concurrency: int, **kw) -> None:
     """Analyse INPUT (a video file or a folder, searched recursively) into per-second
     emotion timelines under --out, on Ray (embedded, or the cluster at --address /
     RAY_ADDRESS). An interrupted run resumes when run again; a second run into the same
@@ -220,4 +229,5 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
       130  interrupted (Ctrl-C); finished videos are kept"""
     config = build_config(**kw)
     sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
-                     gpus_per_actor, segment_s, max_retries, resources, actor_concurrency))
+                     gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
+                     unit_timeout_s))

@@ -78,10 +78,12 @@ class Claims:
     """The claims of one results root, taken on behalf of one run (`run_id`)."""
 
     def __init__(self, fs: pafs.FileSystem, root: str, run_id: str | None = None,
-                 stale_after_s: float = STALE_AFTER_S):
+                 stale_after_s: float = STALE_AFTER_S, claim_as: Claim | None = None):
+        """`claim_as`: take claims in the name of another process of this run (the Ray driver,
+        whose planning tasks claim videos), else this process under `run_id`."""
         self.fs, self.root = fs, root
         self.local = isinstance(fs, pafs.LocalFileSystem)
-        self.me = Claim(socket.gethostname(), os.getpid(), run_id or uuid.uuid4().hex, time.time())
+        self.me = claim_as or Claim(socket.gethostname(), os.getpid(), run_id or uuid.uuid4().hex, time.time())
         self.stale_after_s = stale_after_s
         self.held: set[str] = set()
         try:
@@ -168,6 +170,17 @@ class Claims:
     def release_all(self) -> None:
         for vid in list(self.held):
             self.release(vid)
+
+    def release_run(self) -> None:
+        """Drop every claim of this run, wherever in the run it was taken (the Ray layer's
+        planning tasks take them in other processes)."""
+        sel = pafs.FileSelector(f"{self.root}/{CLAIM_DIR}", allow_not_found=True)
+        for info in self.fs.get_file_info(sel):
+            if info.path.endswith(".claim"):
+                vid = os.path.basename(info.path)[: -len(".claim")]
+                c = self.read(vid)
+                if c is not None and c.run_id == self.me.run_id:
+                    drop_claim(self.fs, self.root, vid)
 
     def _create(self, video_id: str) -> bool:
         """Create the claim file if it does not exist; False if it does."""

@@ -1,56 +1,61 @@
-"""The Ray layer: shard a batch of videos across model-holding actors, locally or on a cluster.
+"""The Ray layer: a batch of videos as one Ray Data pipeline, locally or on a cluster.
 
-This module (connecting, sizing, `run_ray`) and `run/ray_scheduler.py` (the actor and the
-scheduler) are the only ones that import Ray; they wrap the Ray-free `VideoAnalyzer` and
-only orchestrate.
+This module (connecting, sizing, the driver), `ray_stages.py` (the stages) and
+`ray_progress.py` (the driver's progress) are the only ones that import Ray; the analysis
+(`VideoAnalyzer`, wrapped by `units.UnitRunner`) and the retry ledger (`ledger.py`) have none.
 
-* **Actors** (`AnalyzerActor`) hold one `VideoAnalyzer` each, so models load once per actor.
-  By default one actor per GPU (`gpus_per_actor`, fractional packs several on a GPU); on a
-  cluster without GPUs, CPU actors of `cpus_per_actor` CPUs with torch threads to match.
-  `resources` adds custom resources every actor requires (e.g. {"emotion_worker": 1}).
-* **Units of work**: a video, or for a video longer than `segment_s` one segment of it
-  (cut at whole seconds, see `segments.py`). Units go out longest first. A whole-video unit
-  is analysed *and written* by its actor; a segment returns its (small) timeline to the
-  object store, and once all segments of a video are in, an actor merges them in order
-  (face ids stitched across boundaries) and writes the result. Workers write straight to
-  the output location; the driver plans, dispatches, retries and shows progress. It writes
-  only the manifest rows of videos that failed for lack of a live worker.
-* **Bounded in-flight work**: each actor has at most `concurrency` units in flight, so
-  the object store and memory stay flat however long the batch is.
-* **Decoding overlaps compute** by running `concurrency` (default 2) analyses at once in a
-  threaded actor: PyAV decoding and torch kernels release the GIL, so one analysis
-  decodes while the other computes. Chosen over a prefetch thread inside the pipeline
-  because it needs no change to the Ray-free pipeline and also hides write latency.
-  Measured with `benchmarks/scaling.py --settings 1x1,1x2` on the shared 2-core CPU host:
-  1.27x, 1.03x and 0.97x in three runs (noise from other jobs dominates), at ~10% more
-  peak memory per actor; its real use is keeping a GPU fed while frames decode.
-  `--actor-concurrency 1` turns it off.
-* **Failures**: a video that fails is a `failed` manifest row and the batch goes on. An
-  actor that dies (killed, out of memory, node lost) is replaced by a fresh one and the
-  work it held is retried, each unit at most `max_retries` times, then recorded failed. An
-  error while an actor starts (bad `--device`, missing weights) is deterministic: the run
-  stops with `ActorStartupError` instead of restarting actors forever. Resume is free: the
-  manifest row is written last and `plan()` skips finished videos.
+* **Planning is distributed**: the input paths (biggest files first, a cheap stand-in for
+  longest first) go to planning tasks (`ray_stages.plan_units`, no CPU reserved: it is
+  I/O) that fingerprint and probe each file, skip what is finished, write the failed row
+  of an unreadable file, and cut long videos into units (segments of `--segment-s`).
+  Analysis starts as soon as the first file is planned.
+* **Analysis runs in an autoscaling actor pool** (`ActorPoolStrategy(min_size, max_size)`,
+  one `VideoAnalyzer` per actor): Ray Data adds actors while units queue up and the
+  cluster has room (nodes that join mid-run, the KubeRay autoscaler's GPU pods), and
+  removes idle ones at the tail. Each actor runs up to `concurrency` units at once
+  (decoding of one overlaps compute of the other). Execution is streaming; planning stays
+  at most `plan_ahead` units ahead of the actors (the ledger holds it back), so units
+  waiting for an actor stay bounded however large the input.
+* **Results go to storage as they finish** (`units.py`): a whole video's files and manifest
+  row, or a segment file that is merged into its video when the last segment is in. The
+  driver receives one small row per unit for the progress bar and the summary
+  (`ray_progress.py`) and keeps no results; what grows with the number of units is only
+  Ray Data's own per-block statistics (~3 KB a unit, docs/cluster.md).
+* **Failures are bounded** (`ledger.py`): a unit past `--unit-timeout` ends its actor (the
+  only way to stop a stuck decode); Ray restarts actors without limit (a preempted node
+  does not shrink the pool) and resubmits their units, which the ledger retries up to
+  `--max-retries` and then records failed, naming the cause. CUDA out-of-memory is
+  retried with smaller chunks (`units.py`). An actor that cannot start (bad --device,
+  missing weights) stops the run with `ActorStartupError`.
+* **Resume** is free: manifest rows are written last and finished videos are skipped;
+  finished segments of unmerged videos are on storage and are not analysed again.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import math
 import os
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import ray
 from tqdm import tqdm
 
-from emotion_batch.run.batch import BatchSummary, record_planned
-from emotion_batch.run.plan import plan
 from emotion_batch.config import ConfigError, RunConfig
-from emotion_batch.pipeline import model_version
 from emotion_batch.errors import first_line
-from emotion_batch.run.ray_scheduler import ActorSpec, ActorStartupError, AnalyzerActor, Scheduler
-from emotion_batch.run.segments import plan_segments
+from emotion_batch.pipeline import model_version
+from emotion_batch.run.ray_progress import Progress, RunSummary
+from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
+from emotion_batch.run.claims import Claims
 from emotion_batch.run.store import ResultStore
 
-__all__ = ["ActorStartupError", "AnalyzerActor", "connect", "run_ray", "size_actors"]
+__all__ = ["ActorStartupError", "ActorShape", "RunSummary", "connect", "run_ray", "size_actors"]
+
+PATHS_PER_PLAN_TASK = 1  # a planning task that dies is retried whole: re-plan one file, not several
+IN_FLIGHT_BYTES = 256 * 2**20  # Ray Data's object-store budget: bounds planned units waiting for actors
 
 # ----------------------------------------------------------------------------- connecting
 
@@ -93,33 +98,154 @@ def connect(address: str | None) -> bool:
     return True
 
 
-
 # ----------------------------------------------------------------------------- sizing
 
 
+@dataclass
+class ActorShape:
+    num_cpus: float
+    num_gpus: float
+    resources: dict[str, float]
+    torch_threads: int
+    min_size: int
+    max_size: int | None  # None: as many as the cluster fits, growing with it
+    initial: int
+
+    def describe(self) -> str:
+        parts = [f"{self.num_cpus:g} CPU"] + ([f"{self.num_gpus:g} GPU"] if self.num_gpus else [])
+        parts += [f"{v:g} {k}" for k, v in self.resources.items()]
+        top = "as many as fit" if self.max_size is None else str(self.max_size)
+        return f"{self.min_size} to {top} actor(s) of {', '.join(parts)} (starting with {self.initial})"
+
+
 def size_actors(
-    config: RunConfig, actors: int | None, cpus_per_actor: float | None, gpus_per_actor: float,
-    resources: dict[str, float] | None, n_units: int, totals: dict[str, float], max_node_cpus: float, echo=print,
-) -> ActorSpec:
-    """How many actors of what shape: one per GPU (or per `gpus_per_actor`) when the cluster
-    has GPUs and the device is not cpu, else CPU actors; never more actors than units."""
+    config: RunConfig, min_actors: int, max_actors: int | None, cpus_per_actor: float | None, gpus_per_actor: float,
+    resources: dict[str, float] | None, totals: dict[str, float], max_node_cpus: float, n_paths: int,
+    fixed_cluster: bool, echo=print,
+) -> ActorShape:
+    """The shape of an analysis actor and the pool's bounds. GPU actors when the device is
+    cuda, or auto on a cluster that has GPUs now; `fixed_cluster` (the embedded Ray) cannot
+    grow, so an actor that does not fit there is an error rather than a wait."""
+    if max_actors is not None and min_actors > max_actors:
+        raise ConfigError(f"--min-actors ({min_actors}) is more than --actors ({max_actors})")
     resources = dict(resources or {})
-    use_gpu = totals.get("GPU", 0) > 0 and config.device != "cpu" and gpus_per_actor > 0
+    has_gpu = totals.get("GPU", 0) > 0
+    use_gpu = config.device != "cpu" and gpus_per_actor > 0 and (has_gpu or config.device.startswith("cuda"))
+    if config.device == "auto" and gpus_per_actor > 0 and not has_gpu:
+        echo("note: the cluster has no GPU now, so the actors are CPU actors; pass --device cuda to "
+             "wait for GPU nodes instead (e.g. an autoscaler's)")
     if use_gpu:
         cpus, gpus = (cpus_per_actor or 1.0), gpus_per_actor
     else:
         cpus, gpus = (cpus_per_actor or max(1.0, min(4.0, max_node_cpus))), 0.0
     need = {"CPU": cpus, "GPU": gpus, **resources}
-    capacity = min(int(totals.get(k, 0) // v) for k, v in need.items() if v > 0)
-    count = actors or capacity
-    if actors and actors > capacity:
-        short = f"the cluster now fits {capacity} actor(s) of {need}"
-        echo(f"note: {short}; the other {actors - capacity} start when resources appear")
-    if count < 1:
+    fits = min(int(totals.get(k, 0) // v) for k, v in need.items() if v > 0)
+    if fits < max(1, min_actors if fixed_cluster else 1):
         have = {k: totals.get(k, 0) for k in need}
-        raise ConfigError(f"the cluster has no room for one actor: each needs {need}, the cluster has {have}")
-    return ActorSpec(max(1, min(count, n_units)), cpus, gpus, resources, max(1, int(cpus)))
+        short = f"each actor needs {need}, the cluster has {have}"
+        if fixed_cluster:
+            raise ConfigError(f"the cluster has no room for {max(1, min_actors)} actor(s): {short}")
+        echo(f"note: no room for an actor now ({short}); waiting for nodes to join")
+    top = max_actors if max_actors is not None else math.inf
+    initial = max(min_actors, min(fits, top, n_paths))
+    return ActorShape(cpus, gpus, resources, max(1, int(cpus)), min_actors, max_actors, initial)
 
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+@contextmanager
+def _data_context(unit_timeout_s: float):
+    """Ray Data settings for this run, restored afterwards."""
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    names = ("enable_progress_bars", "print_on_execution_start", "raise_original_map_exception",
+             "max_consecutive_actor_init_deaths", "execution_no_progress_timeout_s", "execution_options",
+             "target_max_block_size")
+    saved = {n: getattr(ctx, n) for n in names}
+    log = logging.getLogger("ray.data")
+    level = log.level
+    quiet, noisy = _DropMessage("Progress bars disabled"), logging.getLogger("ray.data._internal.progress")
+    try:
+        ctx.enable_progress_bars = False  # ours shows videos and video-seconds instead
+        ctx.print_on_execution_start = False
+        ctx.raise_original_map_exception = True
+        # Every unit its own block, hence its own actor call: blocks are cut once they pass
+        # this size. (ds.repartition(target_num_rows_per_block=1) would do it too, but
+        # as a separate task stage that needs a CPU the actor pool may hold.)
+        ctx.target_max_block_size = 1
+        ctx.max_consecutive_actor_init_deaths = 10  # a node lost while its actor loads models
+        # Output can pause for a whole unit (and its restart after a timeout), or while an
+        # autoscaler brings nodes: fail only well past that.
+        guard = saved["execution_no_progress_timeout_s"]
+        ctx.execution_no_progress_timeout_s = guard if guard < 0 else max(guard, 2 * unit_timeout_s + 900)
+        opts = copy.copy(saved["execution_options"])
+        opts.resource_limits = opts.resource_limits.copy(object_store_memory=IN_FLIGHT_BYTES)
+        ctx.execution_options = opts
+        log.setLevel(logging.WARNING)
+        noisy.addFilter(quiet)  # we said so: ours shows instead
+        yield
+    finally:
+        for n, v in saved.items():
+            setattr(ctx, n, v)
+        log.setLevel(level)
+        noisy.removeFilter(quiet)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.start)
+
+
+def build_pipeline(paths: list[str], spec: PlanSpec, shape: ActorShape, coordinator, concurrency: int,
+                   unit_timeout_s: float, plan_tasks: int, hook=None):
+    """paths -> planning tasks -> the analysis actor pool; one unit per block (see
+    _data_context), so one unit per actor call. Build it inside `_data_context`."""
+    import ray.data
+    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+
+    blocks = max(1, math.ceil(len(paths) / PATHS_PER_PLAN_TASK))
+    ds = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
+    ds = ds.flat_map(plan_units, fn_kwargs={"spec": spec, "coordinator": coordinator, "timeout_s": unit_timeout_s},
+                     num_cpus=0,
+                     compute=TaskPoolStrategy(size=min(plan_tasks, blocks)))
+    threaded = concurrency > 1
+    pool = ActorPoolStrategy(min_size=shape.min_size, max_size=shape.max_size, initial_size=shape.initial,
+                             max_concurrent_calls_per_actor=concurrency if threaded else None,
+                             enable_true_multi_threading=threaded or None)
+    return ds.map_batches(
+        UnitAnalyzer, batch_size=1, compute=pool, num_cpus=shape.num_cpus, num_gpus=shape.num_gpus or None,
+        resources=shape.resources or None,  # Ray Data's actor defaults: max_restarts=-1, max_task_retries=-1
+        fn_constructor_kwargs=dict(config=spec.config, store_uri=spec.store_uri, coordinator=coordinator,
+                                   segment_s=spec.segment_s, unit_timeout_s=unit_timeout_s, shared=threaded,
+                                   torch_threads=shape.torch_threads, hook=hook))
+
+
+def _startup_error(e: BaseException | None) -> ActorStartupError | None:
+    """The ActorStartupError an actor raised, unwrapped from Ray's task errors, if any."""
+    for _ in range(10):
+        if e is None:
+            return None
+        cause = getattr(e, "cause", None)  # RayTaskError: the exception raised in the worker
+        if isinstance(e, ActorStartupError) and not isinstance(cause, BaseException):
+            return ActorStartupError(first_line(e))
+        e = cause if isinstance(cause, BaseException) else e.__cause__
+    return None
+
+
+def _sorted_biggest_first(paths: list[str]) -> list[str]:
+    def size(p: str) -> int:
+        try:
+            return os.path.getsize(p)
+        except OSError:
+            return 0
+
+    return sorted(paths, key=lambda p: (-size(p), p))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -129,48 +255,61 @@ def run_ray(
     paths: list[str], store_uri: str, config: RunConfig, force: bool = False, address: str | None = None,
     actors: int | None = None, cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0,
     segment_s: float = 300.0, max_retries: int = 2, resources: dict[str, float] | None = None,
-    concurrency: int = 2, progress: bool = True, echo=print,
-) -> BatchSummary:
-    """Analyse `paths` into `store_uri` on Ray (embedded, or the cluster at `address`).
-    Raises ActorStartupError when actors cannot start, ConfigError when none fit."""
+    concurrency: int = 2, progress: bool = True, echo=print, min_actors: int = 1, unit_timeout_s: float = 3600.0,
+    plan_tasks: int | None = None, plan_ahead: int = 256, hook=None,
+) -> RunSummary:
+    """Analyse `paths` into `store_uri` on Ray (embedded, or the cluster at `address`);
+    `actors` caps the actor pool (None: as many as fit), `min_actors` is its floor.
+    Planning stays at most `plan_ahead` units (or 4 per busy actor) ahead of analysis.
+    `hook` goes to every actor's VideoAnalyzer (tests, tracing). Raises ActorStartupError
+    when actors cannot start, ConfigError for settings the cluster cannot meet."""
     if segment_s < 1:
         raise ConfigError(f"--segment-s must be >= 1, got {segment_s}")
-    if max_retries < 0 or concurrency < 1:
-        raise ConfigError("--max-retries must be >= 0 and concurrency >= 1")
+    if max_retries < 0 or concurrency < 1 or min_actors < 1:
+        raise ConfigError("--max-retries must be >= 0, concurrency and --min-actors >= 1")
+    if not unit_timeout_s > 0:
+        raise ConfigError(f"--unit-timeout must be > 0 s, got {unit_timeout_s}")
     t0 = time.perf_counter()
-    store = ResultStore(store_uri)
-    p = plan(paths, store, config, model_version(), force)
-    summary = BatchSummary(skipped=len(p.skipped))
-    record_planned(store, p, config, model_version(), summary, echo)  # failed and duplicate rows
-    if not p.todo:
-        summary.wall_s = time.perf_counter() - t0
+    ResultStore(store_uri)  # creates the tables' folders (and fails early on a bad location)
+    summary = RunSummary()
+    if not paths:
         return summary
     started_ray = connect(address)
-    sched = None
+    coordinator = claims = None
     try:
         totals = ray.cluster_resources()
         node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
-        n_units = sum(len(plan_segments(it.duration_s, segment_s)) for it in p.todo)
-        spec = size_actors(config, actors, cpus_per_actor, gpus_per_actor, resources, n_units, totals, node_cpus, echo)
-        echo(f"{len(p.todo)} video(s) to analyse ({sum(it.duration_s for it in p.todo):.0f} video-s, "
-             f"{n_units} unit(s)); {spec.describe()}, up to {concurrency} unit(s) in flight each")
-        bar = tqdm(total=sum(it.duration_s for it in p.todo), unit="video-s", disable=not progress,
-                   dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s "
-                   "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
-        with bar:
-            sched = Scheduler(spec, config, store, store.root_uri, concurrency, max_retries, bar, summary, echo)
-            sched.add(p.todo, segment_s)
-            sched.run()
-        if sched.retries:
-            echo(f"{sched.retries} unit(s) were retried after a worker was lost")
+        shape = size_actors(config, min_actors, actors, cpus_per_actor, gpus_per_actor, resources, totals, node_cpus,
+                            len(paths), started_ray, echo)
+        plan_tasks = plan_tasks or max(2, min(16, int(totals.get("CPU", 0) // 2)))
+        echo(f"{len(paths)} file(s) to plan in up to {plan_tasks} task(s) at once; analysis: {shape.describe()}, "
+             f"up to {concurrency} unit(s) at once each")
+        coordinator = start_coordinator(max_retries, unit_timeout_s)
+        store = ResultStore(store_uri)
+        claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name
+        spec = PlanSpec(store_uri, config, model_version(), force, segment_s, plan_ahead, claims.me)
+        bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+        with _data_context(unit_timeout_s), bar:
+            ds = build_pipeline(_sorted_biggest_first(paths), spec, shape, coordinator, concurrency, unit_timeout_s,
+                                plan_tasks, hook)
+            with Progress(coordinator, bar, summary, len(paths), echo) as prog:
+                try:
+                    for out in ds.iter_rows():
+                        prog.unit_done(out)
+                except Exception as e:
+                    err = _startup_error(e)
+                    if err is not None:
+                        raise err from None
+                    raise
+        if prog.retries:
+            echo(f"{prog.retries} unit(s) were retried after their worker was lost or timed out")
     finally:
-        for slot in sched.slots if sched else []:
-            try:
-                ray.kill(slot.handle, no_restart=True)
-            except Exception:
-                pass
+        if coordinator is not None:
+            ray.kill(coordinator, no_restart=True)
         if started_ray:
             ray.shutdown()
-        p.claims.release_all()  # what no actor recorded (interrupted, stopped)
+        if claims is not None:
+            claims.release_run()  # what no actor recorded (interrupted, stopped)
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -15,11 +15,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ray_helpers import REPO, VIDEOS, descendants, env_with, free_port, stop_pids
+from ray_helpers import REPO, descendants, env_with, free_port, make_videos, stop_pids
 
 from emotion_batch.run.store import ResultStore
 
-pytestmark = [pytest.mark.ray, pytest.mark.shared, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -70,11 +70,13 @@ def head(tmp_path_factory):
 
 def test_ray_job_submit_analyses_two_videos(head, tmp_path):
     out = tmp_path / "results"
-    videos = [str((VIDEOS / n).resolve()) for n in ("single_face.mp4", "no_face.mp4")]
+    made = make_videos(tmp_path / "videos")
+    videos = [str(made["face"]), str(made["noface"])]
     cmd = [RAY, "job", "submit", "--address", head, "--working-dir", str(REPO),
            "--runtime-env", str(REPO / "jobs/runtime_env.yaml"), "--",
            "python", "jobs/analyze.py", *videos, "--out", str(out),
-           "--actors", "1", "--cpus-per-actor", "1", "--device", "cpu", "--explain", "none", "--no-progress"]
+           "--actors", "1", "--cpus-per-actor", "1", "--device", "cpu", "--explain", "none", "--fps", "2",
+           "--unit-timeout", "600", "--no-progress"]
     r = subprocess.run(cmd, cwd=REPO, env=env_with(), capture_output=True, text=True, timeout=400)
     text = r.stdout + r.stderr
     assert r.returncode == 0, text

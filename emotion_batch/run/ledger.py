@@ -1,0 +1,212 @@
+"""The run's ledger: the little shared state a distributed run needs (no Ray here).
+
+One `Ledger` lives in a small actor on the driver's node (`ray_stages.Coordinator`); the
+planning tasks and the analysis actors call it, the driver polls it for progress. It holds
+only what is in flight, never results:
+
+* **claims**: a video's content id is analysed once even if the input lists it twice, and
+  a unit that ended is not run again should it be delivered twice;
+* **attempts** of each unit that is running. An attempt that never ended means its worker
+  died (killed, out of memory, node lost, or exited after a timeout). Deaths and timeouts
+  count towards `max_retries`; past it the unit is failed with "worker lost N times while
+  analysing ..." or "timed out after N s". A unit that died while another ran in the same
+  actor is not charged (either could be to blame): it is rerun alone in its actor, and
+  only deaths while alone count. A unit killed because its neighbour timed out is not
+  charged at all.
+* **segments** of each video in flight: which are written, which failed; the worker that
+  reports the last one merges the video (exactly one, again after a retry of that unit).
+* **tallies** for progress (planned videos and video-seconds, skipped, failed before
+  analysis) and messages for the console, drained by the driver.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Attempt:
+    worker: str
+    alone: bool  # nothing else ran in its actor meanwhile
+    timed_out: bool = False
+    forgiven: bool = False  # its actor was ended because another unit timed out
+
+
+@dataclass
+class UnitRecord:
+    label: str  # "analysing <unit>" or "probing <path>"
+    running: Attempt | None = None
+    deaths: int = 0  # worker lost while the unit ran alone
+    timeouts: int = 0
+    suspect: bool = False  # lost while sharing its actor: run it alone from now on
+    starts: int = 0
+
+
+@dataclass
+class Verdict:
+    action: str  # run | fail | skip (its video already failed) | done (finished before: a duplicate)
+    alone: bool = False
+    attempt: int = 1
+    error: str | None = None
+
+
+@dataclass
+class VideoRecord:
+    n: int
+    done: set[int] = field(default_factory=set)  # written, failed or skipped
+    errors: dict[int, str] = field(default_factory=dict)
+    merger: str | None = None  # the unit whose worker merges the video
+
+
+@dataclass
+class Tallies:
+    videos: int = 0  # planned for analysis
+    seconds: float = 0.0  # video-seconds to analyse (segments already written excluded)
+    resumed_s: float = 0.0  # video-seconds found already written as segments
+    skipped: int = 0  # already done
+    busy: int = 0  # held by a live other run into the same results
+    planned_paths: int = 0
+    units: int = 0  # units of work planned
+    units_begun: int = 0  # of those, taken up by an actor
+
+
+class Ledger:
+    def __init__(self, max_retries: int, unit_timeout_s: float):
+        self.max_retries, self.unit_timeout_s = max_retries, unit_timeout_s
+        self.claimed: dict[str, str] = {}  # content id -> the path analysed for it
+        self.units: dict[str, UnitRecord] = {}
+        self.finished: set[str] = set()  # units that ended: a unit delivered twice runs once
+        self.videos: dict[str, VideoRecord] = {}
+        self.tallies = Tallies()
+        self.planned_set: set[str] = set()
+        self.messages: deque[str] = deque(maxlen=1000)
+        self.early_rows: list = []  # manifest rows of files that failed before analysis, until drained
+        self.retries = 0
+
+    # planning ------------------------------------------------------------------------
+    def claim(self, video_id: str, path: str) -> str:
+        """The first path seen with this content: `path` itself for the first (again when its
+        planning task is retried); for another path with the same content, a duplicate, the
+        path that is analysed for it."""
+        return self.claimed.setdefault(video_id, path)
+
+    def register(self, video_id: str, n_segments: int, done: list[int]) -> None:
+        v = self.videos.setdefault(video_id, VideoRecord(n_segments))
+        v.done.update(done)
+
+    def room(self, ahead: int) -> bool:
+        """Whether planning may add units: fewer than `ahead` (or 4 per busy actor, if more)
+        are planned and not yet taken up, so planning never runs far ahead of analysis."""
+        t = self.tallies
+        busy = len({r.running.worker for k, r in self.units.items() if r.running and not k.startswith("plan:")})
+        return t.units - t.units_begun < max(ahead, 4 * busy)
+
+    def planned(self, path: str, videos: int = 0, seconds: float = 0.0, resumed_s: float = 0.0,
+                skipped: int = 0, failed_row=None, units: int = 0, busy: int = 0, message: str | None = None) -> None:
+        """`path` is planned (counted once, even if its planning task is retried)."""
+        if path in self.planned_set:
+            return
+        self.planned_set.add(path)
+        t = self.tallies
+        t.planned_paths += 1
+        t.units += units
+        t.videos += videos
+        t.seconds += seconds
+        t.resumed_s += resumed_s
+        t.skipped += skipped
+        t.busy += busy
+        if message:
+            self.messages.append(message)
+        if failed_row is not None:
+            self.early_rows.append(failed_row)
+
+    # units ---------------------------------------------------------------------------
+    def begin(self, key: str, label: str, worker: str, shared: bool) -> Verdict:
+        """A worker is about to run `key` (`label`: what it does, e.g. "analysing X").
+        `shared`: other units may run in its actor at the same time (the verdict then says
+        whether this one must run alone)."""
+        if key in self.finished:
+            return Verdict("done")
+        if key not in self.units and not key.startswith("plan:"):
+            self.tallies.units_begun += 1
+        rec = self.units.setdefault(key, UnitRecord(label))
+        prev = rec.running
+        if prev is not None:  # the previous attempt never ended: its worker is gone
+            if prev.forgiven or prev.timed_out:
+                pass  # timeouts are counted when reported
+            elif prev.alone:
+                rec.deaths += 1
+            else:
+                rec.suspect = True
+            rec.running = None
+            if not prev.timed_out:
+                self.messages.append(f"worker lost while {label} ({prev.worker})")
+        video = self.videos.get(key.split("/", 1)[0]) if "/" in key else None
+        if video is not None and video.errors:
+            return Verdict("skip")
+        failures = rec.deaths + rec.timeouts
+        if failures > self.max_retries:
+            if prev is not None and prev.timed_out:
+                error = f"timed out after {self.unit_timeout_s:g} s ({rec.timeouts} attempt(s)) while {label}"
+            else:
+                error = f"worker lost {rec.deaths} time(s) while {label}"
+            return Verdict("fail", attempt=rec.starts + 1, error=error)
+        rec.starts += 1
+        if rec.starts > 1:
+            self.retries += 1
+            why = "alone in its actor, " if rec.suspect and shared else ""
+            self.messages.append(f"retrying: {label} ({why}attempt {rec.starts}; "
+                                 f"{failures} of {self.max_retries + 1} allowed failures used)")
+        alone = rec.suspect and shared
+        rec.running = Attempt(worker, alone=alone or not shared)
+        return Verdict("run", alone=alone, attempt=rec.starts)
+
+    def timed_out(self, key: str, others: list[str]) -> None:
+        """`key` ran past the unit timeout; its worker exits now, ending `others` with it."""
+        rec = self.units.get(key)
+        if rec is not None and rec.running is not None:
+            rec.timeouts += 1
+            rec.running.timed_out = True
+            self.messages.append(f"timed out after {self.unit_timeout_s:g} s while {rec.label}; ending its worker")
+        for k in others:
+            o = self.units.get(k)
+            if o is not None and o.running is not None:
+                o.running.forgiven = True
+
+    def end(self, key: str) -> None:
+        self.units.pop(key, None)
+        if not key.startswith("plan:"):
+            self.finished.add(key)
+
+    # segments ------------------------------------------------------------------------
+    def segment_done(self, video_id: str, index: int, key: str, error: str | None = None) -> dict | None:
+        """Segment `index` is written (or failed: `error`, or skipped). Returns the merge
+        order, {index: error} of failed segments, to the one caller that completes the
+        video (and again to that same unit if it is retried); None to the others."""
+        v = self.videos.get(video_id)
+        if v is None:
+            return None  # already merged
+        v.done.add(index)
+        if error is not None:
+            v.errors.setdefault(index, error)
+        if len(v.done) < v.n:
+            return None
+        if v.merger is None:
+            v.merger = key
+        return dict(v.errors) if v.merger == key else None
+
+    def merged(self, video_id: str) -> None:
+        self.videos.pop(video_id, None)
+
+    # driver --------------------------------------------------------------------------
+    def actor_ready(self, message: str) -> None:
+        self.messages.append(message)
+
+    def snapshot(self) -> dict:
+        """Progress for the driver; hands over (and forgets) messages and early failed rows."""
+        msgs, self.messages = list(self.messages), deque(maxlen=1000)
+        rows, self.early_rows = self.early_rows, []
+        busy = {r.running.worker for r in self.units.values() if r.running is not None}
+        return {"tallies": self.tallies, "messages": msgs, "rows": rows, "busy_actors": len(busy),
+                "retries": self.retries}

@@ -1,0 +1,112 @@
+"""The driver's side of a distributed run: progress from the pipeline and the ledger, and a
+summary that stays small however many videos (see `distributed.py`)."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from dataclasses import dataclass, field
+
+import ray
+from tqdm import tqdm
+
+from emotion_batch.run.batch import BatchSummary
+from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.schemas import STAGES
+
+
+@dataclass
+class RunSummary(BatchSummary):
+    """A BatchSummary that stays small however many videos: every failed row, the first
+    `keep_ok` ok rows, and running totals for the rest."""
+
+    keep_ok: int = 200
+    n_ok: int = 0
+    _video_s: float = 0.0
+    _stages: dict = field(default_factory=lambda: {s: 0.0 for s in STAGES})
+
+    def add(self, row: ManifestRow) -> None:
+        if row.ok:
+            self.n_ok += 1
+            self._video_s += row.duration_s or 0.0
+        if not row.ok or self.n_ok <= self.keep_ok:
+            self.rows.append(row)
+        for s in STAGES:
+            self._stages[s] += getattr(row, f"t_{s}") or 0.0
+
+    @property
+    def video_seconds(self) -> float:
+        return self._video_s
+
+    def stage_totals(self) -> dict[str, float]:
+        return dict(self._stages)
+
+
+class Progress:
+    """The driver's view: one row per finished unit from the pipeline, and the ledger's
+    planning tallies and messages, polled in a thread."""
+
+    def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):
+        self.coordinator, self.bar, self.summary, self.n_paths = coordinator, bar, summary, n_paths
+        self.echo, self.every_s = echo, every_s
+        self.lock = threading.Lock()
+        self.videos = self.busy = self.retries = self.planned_paths = self.early = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="progress")
+
+    def _say(self, msg: str) -> None:
+        with tqdm.external_write_mode():
+            self.echo(msg)
+
+    def _record(self, row: ManifestRow) -> None:
+        self.summary.add(row)
+        if row.status == "duplicate":
+            self._say(f"duplicate {row.path}: same content as {row.duplicate_of} (analysed once)")
+        elif not row.ok:
+            self._say(f"FAILED {row.path}: {row.error}")
+
+    def unit_done(self, out: dict) -> None:
+        with self.lock:
+            self.bar.update(out["seconds"])
+            if out["manifest"] is not None:
+                self._record(pickle.loads(out["manifest"]))
+            self._postfix()
+
+    def poll(self) -> None:
+        snap = ray.get(self.coordinator.snapshot.remote(), timeout=60)
+        with self.lock:
+            t = snap["tallies"]
+            self.videos, self.planned_paths = t.videos, t.planned_paths
+            self.busy, self.retries, self.summary.skipped = snap["busy_actors"], snap["retries"], t.skipped
+            self.summary.busy = t.busy
+            self.bar.total = max(t.seconds, self.bar.n)
+            for msg in snap["messages"]:
+                self._say(msg)
+            for row in snap["rows"]:  # files that failed before analysis
+                self.early += 1
+                self._record(row)
+            self._postfix()
+
+    def _postfix(self) -> None:
+        s = self.summary
+        done = s.n_ok + len(s.failed)
+        planning = "" if self.planned_paths >= self.n_paths else f", planned {self.planned_paths}/{self.n_paths} files"
+        self.bar.set_postfix_str(refresh=False, s=f"videos {done}/{self.videos + self.early}, "
+                                 f"{len(s.failed)} failed{planning}, {self.busy} actor(s) busy")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.poll()
+            except Exception:  # a slow poll is skipped; the last one at the end counts
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if exc[0] is None:
+            self.poll()

@@ -1,0 +1,72 @@
+"""Sizing the actor pool and the driver's summary (no cluster started)."""
+
+from __future__ import annotations
+
+import pytest
+
+from emotion_batch.config import ConfigError, RunConfig
+from emotion_batch.run.distributed import RunSummary, size_actors
+from emotion_batch.run.manifest import ManifestRow
+
+
+def size(config, totals, fixed=False, **kw):
+    msgs: list[str] = []
+    opts = dict(min_actors=1, max_actors=None, cpus_per_actor=None, gpus_per_actor=1.0, resources=None)
+    opts.update(kw)
+    shape = size_actors(config, opts["min_actors"], opts["max_actors"], opts["cpus_per_actor"], opts["gpus_per_actor"],
+                        opts["resources"], totals, max_node_cpus=8, n_paths=100, fixed_cluster=fixed, echo=msgs.append)
+    return shape, msgs
+
+
+def test_cuda_actors_wait_for_gpus_that_are_not_there_yet():
+    """An autoscaling cluster starts without its GPU nodes: --device cuda must not fall
+    back to CPU actors; the pool starts empty-handed and the actors wait for GPUs."""
+    shape, msgs = size(RunConfig(device="cuda"), {"CPU": 2.0}, cpus_per_actor=4)
+    assert (shape.num_gpus, shape.num_cpus) == (1.0, 4)
+    assert shape.max_size is None and shape.min_size == 1
+    assert any("waiting for nodes to join" in m for m in msgs)
+
+
+def test_auto_device_without_gpus_says_it_uses_cpu_actors():
+    shape, msgs = size(RunConfig(device="auto"), {"CPU": 16.0})
+    assert shape.num_gpus == 0 and shape.num_cpus == 4
+    assert shape.initial == 4  # as many as fit now (16 CPUs / 4)
+    assert any("no GPU now" in m and "--device cuda" in m for m in msgs)
+
+
+def test_gpu_cluster_gets_one_actor_per_gpu_and_grows_with_it():
+    shape, msgs = size(RunConfig(device="auto"), {"CPU": 32.0, "GPU": 4.0}, cpus_per_actor=6)
+    assert (shape.num_gpus, shape.num_cpus, shape.torch_threads, shape.initial) == (1.0, 6, 6, 4)
+    assert shape.max_size is None
+    assert not msgs
+
+
+def test_a_fixed_cluster_that_cannot_fit_the_actors_is_an_error():
+    with pytest.raises(ConfigError, match="no room for 1 actor"):
+        size(RunConfig(device="cuda"), {"CPU": 2.0}, fixed=True)
+    with pytest.raises(ConfigError, match="no room for 3 actor"):
+        size(RunConfig(device="cpu"), {"CPU": 2.0}, fixed=True, cpus_per_actor=1, min_actors=3)
+    with pytest.raises(ConfigError, match="--min-actors"):
+        size(RunConfig(device="cpu"), {"CPU": 8.0}, min_actors=3, max_actors=2)
+
+
+def test_min_max_and_initial_size():
+    shape, _ = size(RunConfig(device="cpu"), {"CPU": 8.0}, cpus_per_actor=1, min_actors=2, max_actors=3)
+    assert (shape.min_size, shape.max_size, shape.initial) == (2, 3, 3)
+    assert shape.describe() == "2 to 3 actor(s) of 1 CPU (starting with 3)"
+
+
+def _row(ok: bool, i: int) -> ManifestRow:
+    return ManifestRow(f"v{i}", f"/v{i}.mp4", 1, "ok" if ok else "failed", None if ok else "bad", 2.0, 5.0, 10,
+                       64, 48, False, 0, 0, None, None, None, "m", "c", None, "1", t_detect=0.5)
+
+
+def test_run_summary_keeps_failures_and_totals_but_not_every_row():
+    s = RunSummary(keep_ok=3)
+    for i in range(10):
+        s.add(_row(True, i))
+    s.add(_row(False, 10))
+    assert s.n_ok == 10 and len(s.rows) == 4
+    assert [r.video_id for r in s.failed] == ["v10"]
+    assert s.video_seconds == 20.0
+    assert s.stage_totals()["detect"] == pytest.approx(5.5)
