@@ -71,6 +71,7 @@ def plan_units(row: dict, spec: PlanSpec, coordinator, timeout_s: float) -> list
     Probing runs under the same watchdog and retry bookkeeping as analysis: a file that
     hangs or crashes the probe fails alone instead of holding the run."""
     path, ledger = row["path"], coordinator
+    attach_worker_log(spec.store_uri)  # a file's technical failure detail goes to the run's log
     key, label = f"plan:{path}", f"probing {path}"
     verdict = ray.get(ledger.begin.remote(key, label, _worker_id(), False))
     try:

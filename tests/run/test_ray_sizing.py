@@ -57,8 +57,11 @@ def test_min_max_and_initial_size():
 
 
 def _row(ok: bool, i: int) -> ManifestRow:
-    return ManifestRow(f"v{i}", f"/v{i}.mp4", 1, "ok" if ok else "failed", None if ok else "bad", 2.0, 5.0, 10,
-                       64, 48, False, 0, 0, None, None, None, "m", "c", None, "1", t_detect=0.5)
+    return ManifestRow(video_id=f"v{i}", path=f"/v{i}.mp4", size_bytes=1, status="ok" if ok else "failed",
+                       error=None if ok else "bad", warning=None, duration_s=2.0, fps=5.0, n_frames=10, width=64,
+                       height=48, has_video=True, has_audio=False, faces_found=0, face_seconds=0, av_offset_s=None,
+                       av_confidence=None, av_method=None, model_version="m", config_hash="c", config_json=None,
+                       schema_version="1", t_detect=0.5)
 
 
 def test_run_summary_keeps_failures_and_totals_but_not_every_row():
