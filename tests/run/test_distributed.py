@@ -199,7 +199,7 @@ def test_resume_merges_the_segments_already_written(cluster, first_run, videos, 
     out = tmp_path / "results"
     s1, _ = run([videos["long"]], out, segment_s=2, hook=FailFrom(6.0))  # [0,2) [2,4) [4,6) ok, [6,7) fails
     assert statuses(s1) == ["failed"]
-    assert s1.rows[0].error.startswith("segment 3 [6 s, end): RuntimeError: injected failure")
+    assert s1.rows[0].error.startswith("segment 3 [6 s, end): unexpected error (RuntimeError: injected failure")
     vid = s1.rows[0].video_id
     store = ResultStore(str(out))
     files = SegmentFiles(store)
