@@ -8,7 +8,10 @@ new code into two folders and compare them. Rows are matched on (video_id, face_
 float columns must agree within --atol (default 1e-5: float32 results computed through other
 kernels or batch shapes may differ in the last bits, see tests), everything else exactly.
 Columns that record when, where and how fast a run happened (timings, worker, timestamps) are
-not compared. Prints one line per table and per difference; exits 1 when anything differs.
+not compared. Rows are matched through the video's path, so results whose video ids were made
+by another id scheme still line up. With --common-columns, columns that only one side has are
+listed but not counted as a difference (e.g. after a schema gained columns). Prints one line
+per table and per difference; exits 1 when anything differs.
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ KEYS = {"timelines": ["video_id", "face_id", "second"], "attributions": ["video_
 NOT_COMPARED = {f"t_{s}" for s in STAGES} | {"t_total", "worker", "started_at", "finished_at", "device"}
 
 
-def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float) -> list[str]:
+def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, common: bool = False) -> list[str]:
     """Differences between two versions of one table, as readable lines (empty when equal)."""
     keys = KEYS[name]
     out = []
     if list(a.columns) != list(b.columns):
-        out.append(f"{name}: columns differ: {sorted(set(a.columns) ^ set(b.columns))}")
-        return out
+        only = sorted(set(a.columns) ^ set(b.columns))
+        if not common:
+            out.append(f"{name}: columns differ: {only}")
+            return out
+        print(f"  {name}: columns on one side only (not compared): {only}")
+        cols = [c for c in a.columns if c in set(b.columns)]
+        a, b = a[cols], b[cols]
     a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
     ka, kb = set(map(tuple, a[keys].to_numpy().tolist())), set(map(tuple, b[keys].to_numpy().tolist()))
     if ka != kb:
@@ -66,12 +74,23 @@ def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float) -> 
     return out
 
 
-def compare(before: str, after: str, atol: float = 1e-5) -> list[str]:
-    ra, rb = open_results(before), open_results(after)
+def _by_path(results) -> dict[str, pd.DataFrame]:
+    """The three tables with video_id replaced by the video's path (from the manifest)."""
+    path = dict(zip(results.videos["video_id"], results.videos["path"]))
+    out = {}
+    for name in KEYS:
+        t = getattr(results, name).copy()
+        t["video_id"] = t["video_id"].map(path).fillna(t["video_id"])
+        out[name] = t
+    return out
+
+
+def compare(before: str, after: str, atol: float = 1e-5, common: bool = False) -> list[str]:
+    ra, rb = _by_path(open_results(before)), _by_path(open_results(after))
     diffs = []
     for name in KEYS:
-        a, b = getattr(ra, name), getattr(rb, name)
-        d = compare_frames(name, a, b, atol)
+        a, b = ra[name], rb[name]
+        d = compare_frames(name, a, b, atol, common)
         print(f"{name}: {len(a)} vs {len(b)} rows, {'same' if not d else f'{len(d)} difference(s)'}")
         diffs += d
     return diffs
@@ -82,8 +101,9 @@ def main() -> int:
     ap.add_argument("before")
     ap.add_argument("after")
     ap.add_argument("--atol", type=float, default=1e-5)
+    ap.add_argument("--common-columns", action="store_true", help="compare only the columns both sides have")
     a = ap.parse_args()
-    diffs = compare(a.before, a.after, a.atol)
+    diffs = compare(a.before, a.after, a.atol, a.common_columns)
     for d in diffs:
         print("  " + d)
     print("SAME" if not diffs else f"DIFFERENT ({len(diffs)})")
