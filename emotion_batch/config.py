@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 EXPLAIN_MODES = ("all", "sample", "none")
 DEVICES = ("auto", "cpu", "cuda")
+# Inference runtime of the detector's nets and the experts (emotion_batch/runtime): auto = onnx
+# on the CPU, torch on a GPU; onnx-int8 = onnx with the int8 graphs where int8 keeps the results.
+RUNTIMES = ("auto", "torch", "onnx", "onnx-int8")
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,7 @@ class RunConfig:
     max_av_shift_s: float = 1.0  # DTW band: largest A/V offset searched
     explain: str = "sample"  # all | sample | none
     explain_every: int = 5  # with explain=sample: attribute every Nth second
+    runtime: str = "auto"  # auto | torch | onnx | onnx-int8 (see RUNTIMES)
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 120:
@@ -60,14 +64,23 @@ class RunConfig:
             raise ConfigError(f"--explain must be one of {EXPLAIN_MODES}, got {self.explain!r}")
         if self.explain_every < 1:
             raise ConfigError(f"explain_every must be >= 1, got {self.explain_every}")
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """Hash of the settings that affect results (device and chunking do not)."""
+        """Hash of the settings that affect results (device and chunking do not).
+
+        The runtime counts only when it is onnx-int8: int8 weights move the probabilities by
+        up to a few 1e-2. Float onnx and torch agree to ~1e-5 (tests/models/test_onnx_parity.py),
+        the same order as CPU vs GPU kernels, which the hash also ignores; so auto/torch/onnx
+        share a hash and results finished with one are kept by the others."""
         d = self.to_dict()
         for k in ("device", "chunk_frames"):
             d.pop(k)
+        if d.pop("runtime") == "onnx-int8":
+            d["runtime"] = "onnx-int8"
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

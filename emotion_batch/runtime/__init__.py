@@ -1,0 +1,80 @@
+"""Which runtime runs the detector's three nets and the two experts (``--runtime``).
+
+    torch       eager PyTorch modules (the reference; autograd; any device)
+    onnx        the committed ONNX exports (emotion_batch/models/onnx, made by
+                scripts/export_onnx.py) in onnxruntime, CPU only
+    onnx-int8   onnx, with the int8 graph for each net whose int8 graph keeps the results
+                (``NetSpec.int8``); float ONNX for the others
+    auto        onnx on the CPU, torch on a GPU (onnxruntime's CPU wheel has no CUDA provider)
+
+``Runtime.net(name, module)`` returns what to call in place of the torch module: the module
+itself, or an :class:`OrtNet` over its export, which takes and returns torch tensors. Attribution
+(explain/) needs gradients and always uses the torch modules, whatever the runtime.
+
+Why onnx on the CPU (benchmarks/runtime_ab.py, 2 threads, same batches): onnxruntime fuses
+conv + bias + PReLU/BN and plans memory once per shape, where eager torch dispatches op by op.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from emotion_batch.config import RUNTIMES, ConfigError
+from emotion_batch.runtime.session import OrtNet, StaleExportError
+from emotion_batch.runtime.specs import SPECS, NetSpec, weights_digest
+
+__all__ = ["RUNTIMES", "NetSpec", "OrtNet", "Runtime", "SPECS", "StaleExportError", "resolve_runtime"]
+
+
+def onnxruntime_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def resolve_runtime(requested: str, device: torch.device | str) -> str:
+    """The concrete runtime (torch, onnx or onnx-int8) for a requested one on a device."""
+    device = torch.device(device)
+    if requested not in RUNTIMES:
+        raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {requested!r}")
+    if requested == "auto":
+        return "onnx" if device.type == "cpu" and onnxruntime_available() else "torch"
+    if requested.startswith("onnx"):
+        if device.type != "cpu":
+            raise ConfigError(f"--runtime {requested} runs on the CPU only (onnxruntime's CPU build); "
+                              f"on {device} use --runtime torch or auto, or --device cpu")
+        if not onnxruntime_available():
+            raise ConfigError(f"--runtime {requested} needs the onnxruntime package; "
+                              "pip install onnxruntime, or use --runtime torch")
+    return requested
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A resolved runtime on a device; ``net`` wraps each torch module accordingly."""
+
+    name: str  # torch | onnx | onnx-int8
+    device: torch.device
+
+    @classmethod
+    def resolve(cls, requested: str, device: torch.device | str) -> "Runtime":
+        return cls(resolve_runtime(requested, device), torch.device(device))
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.name.startswith("onnx")
+
+    def net(self, name: str, module: nn.Module):
+        """The callable that stands in for `module` (one of SPECS: pnet, rnet, onet, visual,
+        audio) under this runtime. An ONNX file exported from other weights than `module`'s
+        is refused (StaleExportError)."""
+        if not self.is_onnx:
+            return module
+        spec = SPECS[name]
+        path = spec.path(int8=spec.uses_int8(self.name))
+        if not path.exists():
+            raise ConfigError(f"--runtime {self.name}: {path} is missing (the package ships it; in a "
+                              "checkout, run `python scripts/export_onnx.py`), or use --runtime torch")
+        return OrtNet(path, expect_digest=weights_digest(module))

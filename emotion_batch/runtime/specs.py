@@ -1,0 +1,79 @@
+"""The five exported nets: how each is built in torch, its input shape and dynamic axes, and its
+committed ONNX files (``emotion_batch/models/onnx/NAME.onnx`` and ``NAME.int8.onnx``).
+
+Each ONNX file records the digest of the torch weights it was exported from (metadata key
+``weights_digest``); a runtime refuses a file whose digest no longer matches the weights, so
+changed weights cannot be served by a stale export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ONNX_DIR = Path(__file__).resolve().parents[1] / "models" / "onnx"
+DIGEST_KEY = "weights_digest"
+INT8_SUFFIX = ".int8.onnx"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One net as exported: name, example input shape, dynamic input axes, output names, and
+    whether its int8 graph keeps the results (only then does ``onnx-int8`` use it)."""
+
+    name: str
+    example: tuple[int, ...]
+    dynamic: dict[int, str]
+    outputs: tuple[str, ...]
+    int8: bool
+
+    def path(self, int8: bool = False, folder: Path = ONNX_DIR) -> Path:
+        return folder / (self.name + (INT8_SUFFIX if int8 else ".onnx"))
+
+    def uses_int8(self, runtime: str) -> bool:
+        return runtime == "onnx-int8" and self.int8
+
+
+# int8 flags: set from the measurements in benchmarks/runtime_ab.py and benchmarks/int8_parity.py
+# (face-seconds within 1 % of float on the six samples, expert top-1 agreement >= 99 %).
+SPECS: dict[str, NetSpec] = {
+    # P-Net is fully convolutional and sees every pyramid scale: dynamic batch, height, width.
+    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob"), int8=False),
+    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob"), int8=False),
+    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob"), int8=False),
+    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",), int8=False),
+    # the audio window length follows --audio-window: dynamic frames too
+    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",), int8=False),
+}
+
+
+def torch_net(name: str) -> nn.Module:
+    """The torch module of a spec, on the CPU in eval mode, from the committed / bundled weights."""
+    if name in ("pnet", "rnet", "onet"):
+        from facenet_pytorch.models import mtcnn as facenet  # weights ship inside the wheel
+
+        return getattr(facenet, name[0].upper() + "Net")(pretrained=True).eval()
+    if name == "visual":
+        from emotion_batch.models.visual import load_visual_model
+
+        return load_visual_model("cpu")
+    if name == "audio":
+        from emotion_batch.models.audio import load_audio_model
+
+        return load_audio_model("cpu")
+    raise KeyError(f"no exported net called {name!r}; known: {', '.join(SPECS)}")
+
+
+def weights_digest(module: nn.Module) -> str:
+    """sha256 (16 hex digits) over the module's state dict: names, shapes and float32 values."""
+    h = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        t = value.detach().to("cpu", torch.float32).contiguous()
+        h.update(key.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]

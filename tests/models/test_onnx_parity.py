@@ -1,0 +1,93 @@
+"""The committed ONNX exports compute what the torch nets compute, and are up to date.
+
+Tolerances: onnxruntime and torch sum in different orders (and fuse conv + BN / PReLU), so
+float32 outputs differ by rounding only: measured <= 3e-6 on these nets; 1e-4 absolute (on
+probabilities and box regressions of order 1) leaves room for other CPUs' kernels and still
+fails on any real graph difference (a wrong pad, axis or op moves outputs by >= 1e-2).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from emotion_batch.runtime import SPECS, OrtNet, Runtime, StaleExportError
+from emotion_batch.runtime.export import example_input
+from emotion_batch.runtime.specs import torch_net, weights_digest
+
+TOL = 1e-4
+
+SHAPES = {
+    "pnet": [(1, 3, 12, 12), (3, 3, 151, 203), (8, 3, 97, 58)],  # pyramid levels: any H, W
+    "rnet": [(1, 3, 24, 24), (7, 3, 24, 24), (64, 3, 24, 24)],
+    "onet": [(1, 3, 48, 48), (7, 3, 48, 48), (64, 3, 48, 48)],
+    "visual": [(1, 1, 64, 64), (7, 1, 64, 64), (64, 1, 64, 64)],
+    "audio": [(1, 64, 200), (7, 64, 157), (3, 64, 16)],  # any window length >= 16 frames
+}
+
+
+def _tuple(y):
+    return y if isinstance(y, tuple) else (y,)
+
+
+def _random(shape, name, seed):
+    g = torch.Generator().manual_seed(seed)
+    if name == "audio":
+        return torch.randn(shape, generator=g) * 3 - 5
+    return torch.rand(shape, generator=g) * 2 - 1
+
+
+@pytest.fixture(scope="module")
+def nets():
+    rt = Runtime.resolve("onnx", "cpu")
+    out = {}
+    for name in SPECS:
+        module = torch_net(name)
+        out[name] = (module, rt.net(name, module))
+    return out
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_onnx_matches_torch_on_every_input_shape(nets, name):
+    module, ort_net = nets[name]
+    assert isinstance(ort_net, OrtNet)
+    for k, shape in enumerate(SHAPES[name]):
+        x = _random(shape, name, k)
+        with torch.no_grad():
+            want = _tuple(module(x))
+        got = _tuple(ort_net(x))
+        assert len(got) == len(want) == len(SPECS[name].outputs)
+        for w, g in zip(want, got):
+            assert g.dtype == torch.float32 and g.device.type == "cpu" and g.shape == w.shape
+            assert float((w - g).abs().max()) < TOL, (name, shape)
+
+
+def test_ort_net_takes_other_float_dtypes_and_refuses_non_cpu_tensors(nets):
+    module, ort_net = nets["visual"]
+    x = _random((2, 1, 64, 64), "visual", 0)
+    np.testing.assert_allclose(ort_net(x.double()).numpy(), ort_net(x).numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        ort_net(x.to("meta"))
+
+
+def test_a_stale_export_is_refused():
+    """ONNX made from other weights than the package's must not run silently."""
+    module = torch_net("visual")
+    with torch.no_grad():
+        module.head.bias += 0.1
+    with pytest.raises(StaleExportError, match="export_onnx.py"):
+        Runtime.resolve("onnx", "cpu").net("visual", module)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_committed_exports_are_up_to_date(tmp_path, name):
+    """Re-export from the committed weights into a temp dir: the committed file carries the same
+    weights digest and gives the same outputs (within rounding, not byte-for-byte)."""
+    pytest.importorskip("onnx")
+    from emotion_batch.runtime.export import export_float
+
+    fresh = OrtNet(export_float(name, tmp_path), threads=1)
+    committed = OrtNet(SPECS[name].path(), threads=1)
+    assert committed.digest == fresh.digest == weights_digest(torch_net(name))
+    x = example_input(name, seed=3)
+    for a, b in zip(_tuple(committed(x)), _tuple(fresh(x))):
+        assert float((a - b).abs().max()) < 1e-5
