@@ -9,7 +9,7 @@ runs every runtime once on every net, in turn, so machine load hits all alike; t
 
     python benchmarks/runtime_ab.py [VIDEO] [--rounds 15] [--threads 2] [--int8-dir DIR]
 
-Without --int8-dir, the int8 column uses the committed NAME.int8.onnx files where they exist.
+The int8 column needs --int8-dir (from `python scripts/export_onnx.py --int8 --out DIR`).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def runners(int8_dir: Path | None) -> dict[str, dict[str, object]]:
     for name, spec in SPECS.items():
         module = torch_net(name)
         out[name] = {"torch": module, "onnx": OrtNet(spec.path())}
-        q = (int8_dir / f"{name}.int8.onnx") if int8_dir else spec.path(int8=True)
-        if q.exists():
+        q = spec.path(int8=True, folder=int8_dir) if int8_dir else None
+        if q is not None and q.exists():
             out[name]["int8"] = OrtNet(q)
     return out
 
@@ -90,9 +90,10 @@ def main() -> None:
         med = {rt: 1000 * float(np.median(times[(name, rt)][1:])) for rt in by_rt}
         shape = f"{len(x[name])} x {tuple(x[name][0].shape)}" if name == "pnet" else str(tuple(x[name][0].shape))
         q = med.get("int8")
-        print(f"{name:8} {shape:26} {med['torch']:9.1f} {med['onnx']:9.1f} "
-              f"{(f'{q:9.1f}' if q else '        -')} {med['torch'] / med['onnx']:7.2f} "
-              f"{(f'{med['torch'] / q:7.2f}' if q else '      -')}")
+        int8 = f"{q:9.1f}" if q else " " * 8 + "-"
+        speed = f"{med['torch'] / q:7.2f}" if q else " " * 6 + "-"
+        print(f"{name:8} {shape:26} {med['torch']:9.1f} {med['onnx']:9.1f} {int8} "
+              f"{med['torch'] / med['onnx']:7.2f} {speed}")
 
 
 if __name__ == "__main__":

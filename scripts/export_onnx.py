@@ -11,8 +11,9 @@ the runtime checks); run it after changing any weights, then commit the files.
 ``--int8`` quantises each net statically (emotion_batch/runtime/quantize.py) with calibration
 batches of real inputs: the nets' inputs on the first 16 analysed frames (every 2nd) of each
 sample video in DATA/videos, and log-mel windows of 4 clips of each RAVDESS actor 01-16 in
-DATA/ravdess-speech-16k (the audio expert's training actors). benchmarks/int8_parity.py then
-checks them; ``NetSpec.int8`` decides which ``NAME.int8.onnx`` the onnx-int8 runtime may serve.
+DATA/ravdess-speech-16k (the audio expert's training actors). benchmarks/int8_parity.py and
+benchmarks/runtime_ab.py --int8-dir then measure them; no runtime serves int8 (they missed the
+bars: emotion_batch/models/onnx/README.md), so they are not committed.
 """
 
 from __future__ import annotations

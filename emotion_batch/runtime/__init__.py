@@ -1,11 +1,12 @@
 """Which runtime runs the detector's three nets and the two experts (``--runtime``).
 
     torch       eager PyTorch modules (the reference; autograd; any device)
-    onnx        the committed ONNX exports (emotion_batch/models/onnx, made by
+    onnx        the committed float32 ONNX exports (emotion_batch/models/onnx, made by
                 scripts/export_onnx.py) in onnxruntime, CPU only
-    onnx-int8   onnx, with the int8 graph for each net whose int8 graph keeps the results
-                (``NetSpec.int8``); float ONNX for the others
     auto        onnx on the CPU, torch on a GPU (onnxruntime's CPU wheel has no CUDA provider)
+
+There is no int8 runtime: static int8 graphs (runtime/quantize.py) were no faster than float
+onnx here and did not keep the results (models/onnx/README.md has the figures).
 
 ``Runtime.net(name, module)`` returns what to call in place of the torch module: the module
 itself, or an :class:`OrtNet` over its export, which takes and returns torch tensors. Attribution
@@ -35,13 +36,13 @@ def onnxruntime_available() -> bool:
 
 
 def resolve_runtime(requested: str, device: torch.device | str) -> str:
-    """The concrete runtime (torch, onnx or onnx-int8) for a requested one on a device."""
+    """The concrete runtime (torch or onnx) for a requested one on a device."""
     device = torch.device(device)
     if requested not in RUNTIMES:
         raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {requested!r}")
     if requested == "auto":
         return "onnx" if device.type == "cpu" and onnxruntime_available() else "torch"
-    if requested.startswith("onnx"):
+    if requested == "onnx":
         if device.type != "cpu":
             raise ConfigError(f"--runtime {requested} runs on the CPU only (onnxruntime's CPU build); "
                               f"on {device} use --runtime torch or auto, or --device cpu")
@@ -55,7 +56,7 @@ def resolve_runtime(requested: str, device: torch.device | str) -> str:
 class Runtime:
     """A resolved runtime on a device; ``net`` wraps each torch module accordingly."""
 
-    name: str  # torch | onnx | onnx-int8
+    name: str  # torch | onnx
     device: torch.device
 
     @classmethod
@@ -64,7 +65,7 @@ class Runtime:
 
     @property
     def is_onnx(self) -> bool:
-        return self.name.startswith("onnx")
+        return self.name == "onnx"
 
     def net(self, name: str, module: nn.Module):
         """The callable that stands in for `module` (one of SPECS: pnet, rnet, onet, visual,
@@ -72,8 +73,7 @@ class Runtime:
         is refused (StaleExportError)."""
         if not self.is_onnx:
             return module
-        spec = SPECS[name]
-        path = spec.path(int8=spec.uses_int8(self.name))
+        path = SPECS[name].path()
         if not path.exists():
             raise ConfigError(f"--runtime {self.name}: {path} is missing (the package ships it; in a "
                               "checkout, run `python scripts/export_onnx.py`), or use --runtime torch")

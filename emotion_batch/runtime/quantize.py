@@ -1,4 +1,4 @@
-"""int8 versions of the exported nets (onnxruntime.quantization), for ``--runtime onnx-int8``.
+"""int8 versions of the exported nets (onnxruntime.quantization), for evaluation.
 
 Static quantisation in QDQ format: int8 weights (per output channel) and uint8 activations whose
 ranges come from calibration batches of real inputs (runtime/capture.py: frames and crops of
@@ -8,8 +8,10 @@ expert's -inf max-pool padding, whose infinite range made the scale NaN (top-1 a
 ``dynamic`` quantises weights only (activations per batch at run time; Conv becomes
 ConvInteger), the usual choice for small dense nets: 2-5x slower than float here.
 
-Only the committed ``NAME.int8.onnx`` of a net whose ``NetSpec.int8`` is True is ever served;
-the others are made so the benchmarks can show why they are not.
+No runtime serves them: measured with benchmarks/runtime_ab.py and benchmarks/int8_parity.py
+they were no faster than float onnx on this CPU and missed the bars (face-seconds within 1 % of
+float, expert top-1 agreement >= 99 %); emotion_batch/models/onnx/README.md has the figures.
+The tooling stays so the measurement can be repeated on other CPUs.
 Needs the ``onnx`` package (dev extra), like the float export.
 """
 

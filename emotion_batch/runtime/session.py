@@ -6,6 +6,16 @@ not change. Session options: intra-op threads = torch's thread count when the se
 (the Ray actor sets it to its CPU share first), one inter-op thread, every graph optimisation.
 IOBinding is not used: on the CPU the input is handed over without a copy
 (``Tensor.numpy()`` shares memory) and ``torch.from_numpy`` wraps the outputs.
+
+Two options differ from onnxruntime's defaults, both measured end to end on a sample video
+(benchmarks/throughput.py; figures in emotion_batch/models/onnx/README.md):
+
+- no spin-waiting: by default ORT's pool threads busy-wait after each run, and here each run is
+  followed by torch work (pyramid resampling, NMS, crops, alignment) on the same cores, which
+  the spinning threads slowed down (align stage 2x slower, whole analysis ~1.5x);
+- no memory arena and no memory-pattern cache: P-Net sees a new input shape at every pyramid
+  scale and the arena kept the largest of each, ~250 MB more peak RSS than torch for no
+  measurable speed.
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ def session_options(threads: int):
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.enable_cpu_mem_arena = False
+    so.enable_mem_pattern = False
     so.log_severity_level = 3  # warnings about unused initialisers etc. are noise here
     return so
 

@@ -1,5 +1,6 @@
 """The five exported nets: how each is built in torch, its input shape and dynamic axes, and its
-committed ONNX files (``emotion_batch/models/onnx/NAME.onnx`` and ``NAME.int8.onnx``).
+committed ONNX file ``emotion_batch/models/onnx/NAME.onnx`` (``NAME.int8.onnx`` is the name the
+int8 tooling writes, for evaluation only: no runtime serves int8, see models/onnx/README.md).
 
 Each ONNX file records the digest of the torch weights it was exported from (metadata key
 ``weights_digest``); a runtime refuses a file whose digest no longer matches the weights, so
@@ -22,32 +23,25 @@ INT8_SUFFIX = ".int8.onnx"
 
 @dataclass(frozen=True)
 class NetSpec:
-    """One net as exported: name, example input shape, dynamic input axes, output names, and
-    whether its int8 graph keeps the results (only then does ``onnx-int8`` use it)."""
+    """One net as exported: name, example input shape, dynamic input axes, output names."""
 
     name: str
     example: tuple[int, ...]
     dynamic: dict[int, str]
     outputs: tuple[str, ...]
-    int8: bool
 
     def path(self, int8: bool = False, folder: Path = ONNX_DIR) -> Path:
         return folder / (self.name + (INT8_SUFFIX if int8 else ".onnx"))
 
-    def uses_int8(self, runtime: str) -> bool:
-        return runtime == "onnx-int8" and self.int8
 
-
-# int8 flags: set from the measurements in benchmarks/runtime_ab.py and benchmarks/int8_parity.py
-# (face-seconds within 1 % of float on the six samples, expert top-1 agreement >= 99 %).
 SPECS: dict[str, NetSpec] = {
     # P-Net is fully convolutional and sees every pyramid scale: dynamic batch, height, width.
-    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob"), int8=False),
-    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob"), int8=False),
-    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob"), int8=False),
-    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",), int8=False),
+    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob")),
+    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob")),
+    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob")),
+    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",)),
     # the audio window length follows --audio-window: dynamic frames too
-    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",), int8=False),
+    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",)),
 }
 
 
