@@ -30,7 +30,7 @@ DATA = ROOT.parent / "shared" / "data"
 def analyse(path: str, runtime: str, int8_dir: Path | None, crops: list | None = None):
     from emotion_batch.config import RunConfig
     from emotion_batch.pipeline import VideoAnalyzer
-    from emotion_batch.runtime import OrtNet
+    from emotion_batch.models.runtime import OrtNet
 
     hook = None
     if crops is not None:
@@ -63,9 +63,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--per-actor", type=int, default=30, help="RAVDESS clips per held-out actor")
     a = ap.parse_args()
-    from emotion_batch.runtime import OrtNet
-    from emotion_batch.runtime.capture import speech_windows
-    from emotion_batch.runtime.specs import SPECS
+    from emotion_batch.models.runtime import OrtNet
+    from emotion_batch.models.runtime.capture import speech_windows
+    from emotion_batch.models.runtime.specs import SPECS
     from emotion_batch.vision.align import to_model_input
 
     videos = a.videos or sorted(str(p) for p in (a.data / "videos").glob("*") if p.suffix.lower() in (".mp4", ".mov"))

@@ -1,6 +1,6 @@
 """Milliseconds per batch of each net under each runtime, on the same real inputs, interleaved.
 
-Inputs are what the nets see on the first 8 analysed frames of a video (runtime/capture.py):
+Inputs are what the nets see on the first 8 analysed frames of a video (models/runtime/capture.py):
 P-Net's whole pyramid for those 8 frames (one call per scale, summed), one R-Net, O-Net and
 visual-expert batch of 64 (crops repeated up to 64 where the frames have fewer), and 64 audio
 windows (RAVDESS log-mel if --data has it, else random log-mel of the right range). Each round
@@ -29,7 +29,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def inputs(video: str, data: Path) -> dict[str, list[torch.Tensor]]:
-    from emotion_batch.runtime.capture import capture_video, speech_windows
+    from emotion_batch.models.runtime.capture import capture_video, speech_windows
 
     cap = capture_video([video], max_frames=8).batches
     out = {"pnet": cap["pnet"]}
@@ -45,14 +45,14 @@ def inputs(video: str, data: Path) -> dict[str, list[torch.Tensor]]:
 
 
 def _shape(name: str) -> tuple[int, ...]:
-    from emotion_batch.runtime.specs import SPECS
+    from emotion_batch.models.runtime.specs import SPECS
 
     return SPECS[name].example[1:]
 
 
 def runners(int8_dir: Path | None) -> dict[str, dict[str, object]]:
-    from emotion_batch.runtime import OrtNet
-    from emotion_batch.runtime.specs import SPECS, torch_net
+    from emotion_batch.models.runtime import OrtNet
+    from emotion_batch.models.runtime.specs import SPECS, torch_net
 
     out: dict[str, dict[str, object]] = {}
     for name, spec in SPECS.items():

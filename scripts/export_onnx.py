@@ -8,7 +8,7 @@ the runtime checks); run it after changing any weights, then commit the files.
     python scripts/export_onnx.py                 # float exports (needs the onnx package)
     python scripts/export_onnx.py --int8 --out /tmp/int8   # also int8 graphs, for evaluation
 
-``--int8`` quantises each net statically (emotion_batch/runtime/quantize.py) with calibration
+``--int8`` quantises each net statically (emotion_batch/models/runtime/quantize.py) with calibration
 batches of real inputs: the nets' inputs on the first 16 analysed frames (every 2nd) of each
 sample video in DATA/videos, and log-mel windows of 4 clips of each RAVDESS actor 01-16 in
 DATA/ravdess-speech-16k (the audio expert's training actors). benchmarks/int8_parity.py and
@@ -26,14 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emotion_batch.runtime.export import export_float  # noqa: E402
-from emotion_batch.runtime.specs import ONNX_DIR, SPECS  # noqa: E402
+from emotion_batch.models.runtime.export import export_float  # noqa: E402
+from emotion_batch.models.runtime.specs import ONNX_DIR, SPECS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
 
 def calibration(data: Path) -> dict:
-    from emotion_batch.runtime.capture import capture_video, speech_windows
+    from emotion_batch.models.runtime.capture import capture_video, speech_windows
 
     videos = sorted(str(p) for p in (data / "videos").glob("*") if p.suffix.lower() in (".mp4", ".mov"))
     if not videos:
@@ -55,7 +55,7 @@ def main() -> None:
         path = export_float(name, a.out)
         print(f"{path}  {path.stat().st_size / 1e3:7.0f} kB  {time.perf_counter() - t:4.1f} s")
     if a.int8:
-        from emotion_batch.runtime.quantize import quantize
+        from emotion_batch.models.runtime.quantize import quantize
 
         cal = calibration(a.data)
         for name in SPECS:

@@ -48,7 +48,7 @@ from emotion_batch.pipeline import heap
 from emotion_batch.pipeline.device import resolve_device
 from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.pipeline.version import model_version
-from emotion_batch.runtime import Runtime
+from emotion_batch.models.runtime import Runtime
 from emotion_batch.schemas import STAGES
 from emotion_batch.sync import SyncAnalysis, SyncResult, analyze_sync
 from emotion_batch.timing import StageTimer
@@ -109,7 +109,7 @@ class VideoAnalyzer:
         c = self.config
         self.runtime = Runtime.resolve(c.runtime, self.device)
         self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score, self.runtime)
-        # torch modules: explanations need gradients; *_net: what inference calls (runtime/)
+        # torch modules: explanations need gradients; *_net: what inference calls (models/runtime)
         self.visual = load_visual_model(self.device)
         self.audio = load_audio_model(self.device)
         self.visual_net = self.runtime.net("visual", self.visual)

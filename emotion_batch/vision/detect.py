@@ -19,7 +19,7 @@ import torch
 from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import rerec
 
-from emotion_batch.runtime import Runtime
+from emotion_batch.models.runtime import Runtime
 from emotion_batch.vision import mtcnn
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from emotion_batch.runtime import SPECS, OrtNet, Runtime, StaleExportError
-from emotion_batch.runtime.export import example_input
-from emotion_batch.runtime.specs import torch_net, weights_digest
+from emotion_batch.models.runtime import SPECS, OrtNet, Runtime, StaleExportError
+from emotion_batch.models.runtime.export import example_input
+from emotion_batch.models.runtime.specs import torch_net, weights_digest
 
 TOL = 1e-4
 
@@ -83,7 +83,7 @@ def test_committed_exports_are_up_to_date(tmp_path, name):
     """Re-export from the committed weights into a temp dir: the committed file carries the same
     weights digest and gives the same outputs (within rounding, not byte-for-byte)."""
     pytest.importorskip("onnx")
-    from emotion_batch.runtime.export import export_float
+    from emotion_batch.models.runtime.export import export_float
 
     fresh = OrtNet(export_float(name, tmp_path), threads=1)
     committed = OrtNet(SPECS[name].path(), threads=1)
@@ -101,7 +101,7 @@ def test_int8_tooling_quantises_a_net_close_to_float(tmp_path):
     pytest.importorskip("onnx")
     import shutil
 
-    from emotion_batch.runtime.quantize import quantize
+    from emotion_batch.models.runtime.quantize import quantize
 
     shutil.copy(SPECS["rnet"].path(), tmp_path / "rnet.onnx")
     cal = [_random((16, 3, 24, 24), "rnet", k) for k in range(4)]

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from emotion_batch.config import RUNTIMES, ConfigError, RunConfig
-from emotion_batch.runtime import OrtNet, Runtime, resolve_runtime
-from emotion_batch.runtime.specs import SPECS, torch_net
+from emotion_batch.models.runtime import OrtNet, Runtime, resolve_runtime
+from emotion_batch.models.runtime.specs import SPECS, torch_net
 
 
 @pytest.mark.parametrize("device, want", [("cpu", "onnx"), ("cuda", "torch"), ("cuda:1", "torch")])
@@ -70,7 +70,7 @@ def test_config_hash_ignores_the_runtime():
 def test_session_options_share_the_cores_with_torch():
     """Intra-op threads = torch's, no spin-waiting between runs (torch work follows each run on
     the same cores), no arena keeping every P-Net pyramid shape's buffers (see session.py)."""
-    from emotion_batch.runtime.session import session_options
+    from emotion_batch.models.runtime.session import session_options
 
     so = session_options(3)
     assert so.intra_op_num_threads == 3 and so.inter_op_num_threads == 1

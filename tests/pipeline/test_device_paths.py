@@ -61,7 +61,7 @@ def test_cuda_path_matches_cpu(made_videos):
 def test_analyzer_runtime_wraps_inference_but_keeps_torch_for_explanations():
     """--runtime onnx runs detection and the experts' inference in onnxruntime; attribution
     needs gradients, so the analyzer keeps the torch modules beside the sessions."""
-    from emotion_batch.runtime import OrtNet
+    from emotion_batch.models.runtime import OrtNet
 
     a = VideoAnalyzer(RunConfig(device="cpu", runtime="onnx"))
     assert a.runtime.name == "onnx"

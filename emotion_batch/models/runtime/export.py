@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from emotion_batch.runtime.specs import DIGEST_KEY, ONNX_DIR, SPECS, torch_net, weights_digest
+from emotion_batch.models.runtime.specs import DIGEST_KEY, ONNX_DIR, SPECS, torch_net, weights_digest
 
 OPSET = 17
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emotion_batch.runtime.specs import DIGEST_KEY
+from emotion_batch.models.runtime.specs import DIGEST_KEY
 
 
 class StaleExportError(RuntimeError):

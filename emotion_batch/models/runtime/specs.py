@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ONNX_DIR = Path(__file__).resolve().parents[1] / "models" / "onnx"
+ONNX_DIR = Path(__file__).resolve().parents[1] / "onnx"
 DIGEST_KEY = "weights_digest"
 INT8_SUFFIX = ".int8.onnx"
 

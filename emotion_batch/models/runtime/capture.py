@@ -44,24 +44,22 @@ class Captured:
 @torch.inference_mode()
 def capture_video(paths: list[str], fps: float = 5.0, max_frames: int = 40, stride: int = 1) -> Captured:
     """Detector and visual-expert inputs from the first `max_frames` analysed frames (every
-    `stride`-th) of each video, through the torch nets of a default VideoAnalyzer."""
-    from emotion_batch.config import RunConfig
+    `stride`-th) of each video, through the torch nets, as the analyzer runs them (calibration
+    tooling: it imports the detector and aligner lazily, above this package's layer)."""
+    from emotion_batch.media import iter_frames
     from emotion_batch.models.batching import run_batched
-    from emotion_batch.pipeline import VideoAnalyzer
+    from emotion_batch.models.visual import load_visual_model
     from emotion_batch.vision.align import align_faces_batch, to_model_input
+    from emotion_batch.vision.detect import FaceDetector
 
-    a = VideoAnalyzer(RunConfig(device="cpu", runtime="torch", explain="none"))
-    det = a.detector
+    det = FaceDetector(torch.device("cpu"), runtime="torch")
     rec = {n: Recorder(getattr(det, n)) for n in ("pnet", "rnet", "onet")}
     det.pnet, det.rnet, det.onet = rec["pnet"], rec["rnet"], rec["onet"]
-    visual = Recorder(a.visual)
-    from emotion_batch.media import iter_frames
-
+    visual = Recorder(load_visual_model("cpu"))
     for path in paths:
         seen = 0
         for chunk in iter_frames(str(path), fps, 8):
-            frames = chunk.frames[::stride]
-            frames = frames[: max(0, max_frames - seen)]
+            frames = chunk.frames[::stride][: max(0, max_frames - seen)]
             if len(frames) == 0:
                 break
             seen += len(frames)

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emotion_batch.runtime.export import set_metadata
-from emotion_batch.runtime.session import OrtNet
-from emotion_batch.runtime.specs import DIGEST_KEY, ONNX_DIR, SPECS
+from emotion_batch.models.runtime.export import set_metadata
+from emotion_batch.models.runtime.session import OrtNet
+from emotion_batch.models.runtime.specs import DIGEST_KEY, ONNX_DIR, SPECS
 
 METHODS = ("static", "dynamic")
 

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from emotion_batch.config import RUNTIMES, ConfigError
-from emotion_batch.runtime.session import OrtNet, StaleExportError
-from emotion_batch.runtime.specs import SPECS, NetSpec, weights_digest
+from emotion_batch.models.runtime.session import OrtNet, StaleExportError
+from emotion_batch.models.runtime.specs import SPECS, NetSpec, weights_digest
 
 __all__ = ["RUNTIMES", "NetSpec", "OrtNet", "Runtime", "SPECS", "StaleExportError", "resolve_runtime"]
 
