@@ -76,6 +76,9 @@ def test_a_stale_export_is_refused():
         module.head.bias += 0.1
     with pytest.raises(StaleExportError, match="export_onnx.py"):
         Runtime.resolve("onnx", "cpu").net("visual", module)
+    # under auto (the default) the net falls back to its torch module, with a warning
+    with pytest.warns(UserWarning, match="exported from other weights.*running visual in torch"):
+        assert Runtime.resolve("auto", "cpu").net("visual", module) is module
 
 
 @pytest.mark.parametrize("name", list(SPECS))

@@ -19,6 +19,7 @@ conv + bias + PReLU/BN and plans memory once per shape, where eager torch dispat
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -58,10 +59,11 @@ class Runtime:
 
     name: str  # torch | onnx
     device: torch.device
+    requested: str = ""  # what was asked for (auto, torch, onnx)
 
     @classmethod
     def resolve(cls, requested: str, device: torch.device | str) -> "Runtime":
-        return cls(resolve_runtime(requested, device), torch.device(device))
+        return cls(resolve_runtime(requested, device), torch.device(device), requested)
 
     @property
     def is_onnx(self) -> bool:
@@ -70,11 +72,18 @@ class Runtime:
     def net(self, name: str, module: nn.Module):
         """The callable that stands in for `module` (one of SPECS: pnet, rnet, onet, visual,
         audio) under this runtime. An ONNX file exported from other weights than `module`'s
-        is refused (StaleExportError)."""
+        (say, after `train audio` replaced the packaged weights) is refused under an explicit
+        --runtime onnx (StaleExportError); under auto, that net runs in torch, with a warning."""
         if not self.is_onnx:
             return module
         path = SPECS[name].path()
         if not path.exists():
             raise ConfigError(f"--runtime {self.name}: {path} is missing (the package ships it; in a "
                               "checkout, run `python scripts/export_onnx.py`), or use --runtime torch")
-        return OrtNet(path, expect_digest=weights_digest(module))
+        try:
+            return OrtNet(path, expect_digest=weights_digest(module))
+        except StaleExportError as e:
+            if self.requested != "auto":
+                raise
+            warnings.warn(f"{e}; running {name} in torch meanwhile", stacklevel=2)
+            return module
