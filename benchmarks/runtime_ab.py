@@ -8,8 +8,12 @@ runs every runtime once on every net, in turn, so machine load hits all alike; t
 --rounds is printed, with the load average.
 
     python benchmarks/runtime_ab.py [VIDEO] [--rounds 15] [--threads 2] [--int8-dir DIR]
+    python benchmarks/runtime_ab.py [VIDEO] --slices 1,2,4,8,16,64
 
-The int8 column needs --int8-dir (from `python scripts/export_onnx.py --int8 --out DIR`).
+The onnx column runs each session as the product does (in slices of NetSpec.ort_batch rows);
+the int8 column needs --int8-dir (from `python scripts/export_onnx.py --int8 --out DIR`).
+--slices instead times each onnx net on the same inputs cut into slices of each size (for
+P-Net: frames per call at each pyramid level), which is how NetSpec.ort_batch was chosen.
 """
 
 from __future__ import annotations
@@ -57,11 +61,30 @@ def runners(int8_dir: Path | None) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for name, spec in SPECS.items():
         module = torch_net(name)
-        out[name] = {"torch": module, "onnx": OrtNet(spec.path())}
+        out[name] = {"torch": module, "onnx": OrtNet(spec.path(), max_batch=spec.ort_batch)}
         q = spec.path(int8=True, folder=int8_dir) if int8_dir else None
         if q is not None and q.exists():
             out[name]["int8"] = OrtNet(q)
     return out
+
+
+def slices(x: dict[str, list[torch.Tensor]], sizes: list[int], rounds: int) -> None:
+    from emotion_batch.models.runtime import OrtNet
+    from emotion_batch.models.runtime.specs import SPECS
+
+    print(f"ms for the same inputs in slices of N rows (median of {rounds}, interleaved)")
+    print(f"{'net':8} {'input':26} " + " ".join(f"{f'N={n}':>8}" for n in sizes))
+    for name, spec in SPECS.items():
+        nets = {n: OrtNet(spec.path(), max_batch=n) for n in sizes}  # a session each: no shared caches
+        t = {n: [] for n in sizes}
+        for _ in range(rounds + 1):
+            for n, net in nets.items():
+                t0 = time.perf_counter()
+                for batch in x[name]:
+                    net(batch)
+                t[n].append(time.perf_counter() - t0)
+        shape = f"{len(x[name])} x {tuple(x[name][0].shape)}" if name == "pnet" else str(tuple(x[name][0].shape))
+        print(f"{name:8} {shape:26} " + " ".join(f"{1000 * float(np.median(t[n][1:])):8.1f}" for n in sizes))
 
 
 @torch.inference_mode()
@@ -72,9 +95,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--int8-dir", type=Path, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--slices", default=None, help="comma-separated slice sizes (see above)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)  # sessions take their intra-op threads from this
     x = inputs(a.video, a.data)
+    if a.slices:
+        slices(x, [int(v) for v in a.slices.split(",")], a.rounds)
+        print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
     nets = runners(a.int8_dir)
     times = {(n, r): [] for n in nets for r in nets[n]}
     for _ in range(a.rounds + 1):  # the first round warms up (ORT plans per shape) and is dropped

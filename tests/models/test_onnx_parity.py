@@ -149,3 +149,16 @@ def test_onnx_detector_keeps_face_seconds_of_torch(name):
     for a, b in zip(tb, ob):
         if len(a):
             np.testing.assert_allclose(np.sort(a, 0), np.sort(b, 0), atol=0.5)
+
+
+@pytest.mark.parametrize("name, max_batch", [("pnet", 1), ("onet", 16), ("audio", 3)])
+def test_sliced_sessions_give_the_whole_batch_result(name, max_batch):
+    """OrtNet runs inputs larger than max_batch in slices (P-Net frame by frame: its maps stay in
+    the cache); rows are independent, so only kernel choice per shape can differ: 1e-5."""
+    shape = {"pnet": (5, 3, 61, 87), "onet": (40, 3, 48, 48), "audio": (7, 64, 120)}[name]
+    x = _random(shape, name, 4)
+    whole = OrtNet(SPECS[name].path(), threads=1)
+    sliced = OrtNet(SPECS[name].path(), threads=1, max_batch=max_batch)
+    for a, b in zip(_tuple(whole(x)), _tuple(sliced(x))):
+        assert a.shape == b.shape and float((a - b).abs().max()) < 1e-5
+    assert Runtime.resolve("onnx", "cpu").net(name, torch_net(name)).max_batch == SPECS[name].ort_batch

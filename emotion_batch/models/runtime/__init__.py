@@ -81,7 +81,7 @@ class Runtime:
             raise ConfigError(f"--runtime {self.name}: {path} is missing (the package ships it; in a "
                               "checkout, run `python scripts/export_onnx.py`), or use --runtime torch")
         try:
-            return OrtNet(path, expect_digest=weights_digest(module))
+            return OrtNet(path, expect_digest=weights_digest(module), max_batch=SPECS[name].ort_batch)
         except StaleExportError as e:
             if self.requested != "auto":
                 raise

@@ -50,10 +50,12 @@ def session_options(threads: int):
 class OrtNet:
     """One onnxruntime CPU session per net; ``__call__(tensor) -> tensor | tuple[tensor, ...]``."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, expect_digest: str | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, expect_digest: str | None = None,
+                 max_batch: int | None = None):
         import onnxruntime as ort
 
         self.path = Path(path)
+        self.max_batch = max_batch  # larger inputs run in slices of this many rows
         self.threads = threads if threads is not None else torch.get_num_threads()
         self.session = ort.InferenceSession(str(self.path), session_options(self.threads),
                                             providers=["CPUExecutionProvider"])
@@ -70,9 +72,15 @@ class OrtNet:
         if x.device.type != "cpu":
             raise ValueError(f"{self.path.name}: the onnx runtime runs on the CPU, got a tensor on {x.device}")
         arr = np.ascontiguousarray(x.detach().to(torch.float32).numpy())
-        outs = self.session.run(self.output_names, {self.input_name: arr})
+        step = self.max_batch or len(arr)
+        if len(arr) <= step:
+            outs = self.session.run(self.output_names, {self.input_name: arr})
+        else:
+            parts = [self.session.run(self.output_names, {self.input_name: arr[i : i + step]})
+                     for i in range(0, len(arr), step)]
+            outs = [np.concatenate(p) for p in zip(*parts)]
         tensors = tuple(torch.from_numpy(o) for o in outs)
         return tensors[0] if len(tensors) == 1 else tensors
 
     def __repr__(self) -> str:
-        return f"OrtNet({self.path.name}, threads={self.threads})"
+        return f"OrtNet({self.path.name}, threads={self.threads}, max_batch={self.max_batch})"

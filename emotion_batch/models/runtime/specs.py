@@ -23,20 +23,27 @@ INT8_SUFFIX = ".int8.onnx"
 
 @dataclass(frozen=True)
 class NetSpec:
-    """One net as exported: name, example input shape, dynamic input axes, output names."""
+    """One net as exported: name, example input shape, dynamic input axes, output names, and the
+    largest batch its onnxruntime session is given at once (bigger inputs run in slices)."""
 
     name: str
     example: tuple[int, ...]
     dynamic: dict[int, str]
     outputs: tuple[str, ...]
+    ort_batch: int = 16
 
     def path(self, int8: bool = False, folder: Path = ONNX_DIR) -> Path:
         return folder / (self.name + (INT8_SUFFIX if int8 else ".onnx"))
 
 
+# ort_batch, measured with benchmarks/runtime_ab.py --slices on the shared 2-core machine: in
+# onnxruntime one frame's P-Net feature maps stay in the cache, eight frames' do not: a whole
+# 8-frame pyramid took 107 ms frame by frame against 216 ms in batches of 8 at 640x360, and
+# 1.9 s against 4.7 s at 1080p. R-Net, O-Net and the experts were 10-50 % faster in slices of
+# 16 than of 64 (R-Net: no difference). run_batched still pads to its few shapes.
 SPECS: dict[str, NetSpec] = {
     # P-Net is fully convolutional and sees every pyramid scale: dynamic batch, height, width.
-    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob")),
+    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob"), ort_batch=1),
     "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob")),
     "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob")),
     "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",)),
