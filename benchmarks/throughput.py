@@ -8,6 +8,11 @@ the same file (every frame in order, with the pipeline's decoder, PyAV; decord's
 measured in the same run.
 
     python benchmarks/throughput.py [VIDEOS...] [--fps 5] [--explain none] [--device cpu]
+                                    [--runtime torch,onnx] [--repeats 1]
+
+--runtime takes one or several runtimes (comma separated): each video runs once per runtime
+per repeat, the runtimes interleaved (A B A B ...), so machine load hits them alike; with
+--repeats > 1 the medians are printed too.
 
 With no VIDEOS it uses ../shared/data/videos. Prints figures; asserts nothing.
 """
@@ -24,6 +29,7 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 DEFAULT_DIR = ROOT.parent / "shared" / "data" / "videos"
 
 
@@ -134,7 +140,7 @@ class GpuSampler(Sampler):
         return sum(self.samples) / len(self.samples) if self.samples else None
 
 
-def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
+def one(path: str, fps: float, explain: str, device: str, threads: int, runtime: str = "auto") -> dict:
     """Runs inside the child process."""
     import resource
 
@@ -146,7 +152,7 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
 
     t_import = time.perf_counter() - T0
     t = time.perf_counter()
-    analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device))
+    analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device, runtime=runtime))
     t_load = time.perf_counter() - t
     t = time.perf_counter()
     with RssSampler() as rss:
@@ -181,8 +187,47 @@ def one(path: str, fps: float, explain: str, device: str, threads: int) -> dict:
         "decode_only_rtf": dec_rtf,
         "decode_only_rtf_decord": dec_rtf_decord,
         "device": str(analyzer.device),
+        "runtime": analyzer.runtime.name,
+        "face_seconds": res.face_seconds,
         "gpu_util_pct": gpu_util,
     }
+
+
+def run_child(v: str, a, runtime: str) -> dict | None:
+    cmd = [sys.executable, __file__, "--one", v, "--fps", str(a.fps), "--explain", a.explain,
+           "--device", a.device, "--threads", str(a.threads), "--runtime", runtime]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not line:
+        print(f"{Path(v).name} ({runtime}): benchmark child failed:\n{out.stderr[-2000:]}")
+        return None
+    return json.loads(line[0][7:])
+
+
+def print_row(r: dict) -> None:
+    if "error" in r:
+        print(f"{Path(r['path']).name:28} FAILED {r['error']}")
+        return
+    st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items() if v > 0.005)
+    if r.get("gpu_util_pct") is not None:
+        st += f"  GPU util {r['gpu_util_pct']:.0f} %"
+    print(f"{Path(r['path']).name:28} {r['runtime']:>9} {r['resolution']:>9} {r['duration_s']:6.1f} {r['startup_s']:7.1f} "
+          f"{r['analysis_s']:7.2f} {r['rtf']:6.2f} {r['frames_per_s']:6.1f} {r['peak_rss_mb']:7.0f} "
+          f"{r['face_seconds']:6d} {r['decode_only_rtf']:7.1f} {r['decode_only_rtf_decord']:6.1f}  {st}")
+
+
+def print_medians(rows: list[dict]) -> None:
+    import statistics
+
+    print("medians over repeats:")
+    keys = sorted({(r["path"], r["runtime"]) for r in rows if "error" not in r})
+    for path, rt in keys:
+        mine = [r for r in rows if r.get("path") == path and r.get("runtime") == rt and "error" not in r]
+        med = lambda k: statistics.median(r[k] for r in mine)  # noqa: E731
+        stages = {k: statistics.median(r["stages"].get(k, 0.0) for r in mine) for k in mine[0]["stages"]}
+        st = " ".join(f"{k}={v:.2f}" for k, v in stages.items() if v > 0.005)
+        print(f"{Path(path).name:28} {rt:>9} n={len(mine)} start {med('startup_s'):.1f} s  analysis {med('analysis_s'):.2f} s  "
+              f"{med('frames_per_s'):.1f} fr/s  RSS {med('peak_rss_mb'):.0f} MB  {st}")
 
 
 def main() -> None:
@@ -192,41 +237,35 @@ def main() -> None:
     ap.add_argument("--explain", default="none", choices=["all", "sample", "none"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--runtime", default="auto", help="one or several of auto, torch, onnx, onnx-int8 (comma separated)")
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="print one JSON object per video")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        print("RESULT " + json.dumps(one(a.one, a.fps, a.explain, a.device, a.threads)))
+        print("RESULT " + json.dumps(one(a.one, a.fps, a.explain, a.device, a.threads, a.runtime)))
         return
     videos = a.videos or sorted(str(p) for p in DEFAULT_DIR.glob("*") if p.suffix.lower() in (".mp4", ".mov"))
+    runtimes = [r.strip() for r in a.runtime.split(",") if r.strip()]
     rows = []
     for v in videos:
-        cmd = [sys.executable, __file__, "--one", v, "--fps", str(a.fps), "--explain", a.explain,
-               "--device", a.device, "--threads", str(a.threads)]
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
-        if not line:
-            print(f"{Path(v).name}: benchmark child failed:\n{out.stderr[-2000:]}")
-            continue
-        r = json.loads(line[0][7:])
-        rows.append(r)
-        if a.json:
-            print(json.dumps(r))
+        for _ in range(a.repeats):
+            for rt in runtimes:  # interleaved: A B A B ...
+                r = run_child(v, a, rt)
+                if r is not None:
+                    rows.append(r)
+                    if a.json:
+                        print(json.dumps(r))
     if a.json or not rows:
         return
-    print(f"fps={a.fps} explain={a.explain} device={a.device} threads={a.threads}")
-    hdr = f"{'video':28} {'res':>9} {'dur s':>6} {'start s':>7} {'anal s':>7} {'RTF':>6} {'fr/s':>6} {'RSS MB':>7} {'dec RTF':>7} {'decord':>6}  stages (s)"
-    print(hdr)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"fps={a.fps} explain={a.explain} device={a.device} threads={a.threads} load average (end) {load}")
+    print(f"{'video':28} {'runtime':>9} {'res':>9} {'dur s':>6} {'start s':>7} {'anal s':>7} {'RTF':>6} {'fr/s':>6} "
+          f"{'RSS MB':>7} {'face s':>6} {'dec RTF':>7} {'decord':>6}  stages (s)")
     for r in rows:
-        if "error" in r:
-            print(f"{Path(r['path']).name:28} FAILED {r['error']}")
-            continue
-        st = " ".join(f"{k}={v:.2f}" for k, v in r["stages"].items() if v > 0.005)
-        if r.get("gpu_util_pct") is not None:
-            st += f"  GPU util {r['gpu_util_pct']:.0f} %"
-        print(f"{Path(r['path']).name:28} {r['resolution']:>9} {r['duration_s']:6.1f} {r['startup_s']:7.1f} "
-              f"{r['analysis_s']:7.2f} {r['rtf']:6.2f} {r['frames_per_s']:6.1f} {r['peak_rss_mb']:7.0f} "
-              f"{r['decode_only_rtf']:7.1f} {r['decode_only_rtf_decord']:6.1f}  {st}")
+        print_row(r)
+    if a.repeats > 1:
+        print_medians(rows)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 EXPLAIN_MODES = ("all", "sample", "none")
 DEVICES = ("auto", "cpu", "cuda")
+# Inference runtime of the detector's nets and the experts (emotion_batch/runtime): auto = onnx
+# on the CPU, torch on a GPU. (int8 graphs were measured and kept out: models/onnx/README.md.)
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,7 @@ class RunConfig:
     max_av_shift_s: float = 1.0  # DTW band: largest A/V offset searched
     explain: str = "sample"  # all | sample | none
     explain_every: int = 5  # with explain=sample: attribute every Nth second
+    runtime: str = "auto"  # auto | torch | onnx (see RUNTIMES)
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 120:
@@ -60,14 +64,21 @@ class RunConfig:
             raise ConfigError(f"--explain must be one of {EXPLAIN_MODES}, got {self.explain!r}")
         if self.explain_every < 1:
             raise ConfigError(f"explain_every must be >= 1, got {self.explain_every}")
+        if self.runtime not in RUNTIMES:
+            raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """Hash of the settings that affect results (device and chunking do not)."""
+        """Hash of the settings that affect results (device, chunking and runtime do not).
+
+        The runtime is left out like the device: float onnx and torch agree to ~1e-6
+        (tests/models/test_onnx_parity.py), the order of CPU vs GPU kernels, and give the same
+        face-seconds on the six samples; results finished under one are kept under the other.
+        A runtime that moved the numbers (int8) would have to enter the hash."""
         d = self.to_dict()
-        for k in ("device", "chunk_frames"):
+        for k in ("device", "chunk_frames", "runtime"):
             d.pop(k)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -43,7 +43,10 @@ def tf_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -
     """Pad H and W the way TensorFlow's "same" does: total = max((ceil(n/s)-1)*s + k - n, 0),
     with the odd extra pixel on the right/bottom."""
     pads = []
-    for n in (x.shape[-1], x.shape[-2]):  # F.pad order: W then H
+    # int(): plain Python pads, so an ONNX export (scripts/export_onnx.py) records constants; a
+    # traced shape expression there broadcast the batch axis against W for batch sizes other
+    # than the example's (the model always sees 64x64, so the pads never vary).
+    for n in (int(x.shape[-1]), int(x.shape[-2])):  # F.pad order: W then H
         out = -(-n // stride)
         total = max((out - 1) * stride + kernel - n, 0)
         pads += [total // 2, total - total // 2]

@@ -50,6 +50,7 @@ from emotion_batch.pipeline import heap
 from emotion_batch.pipeline.device import resolve_device
 from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.pipeline.version import model_version
+from emotion_batch.models.runtime import Runtime
 from emotion_batch.schemas import STAGES
 from emotion_batch.sync import SyncAnalysis, SyncResult, analyze_sync
 from emotion_batch.timing import StageTimer
@@ -109,9 +110,13 @@ class VideoAnalyzer:
         self.hook = hook
         self.device = resolve_device(self.config.device)
         c = self.config
-        self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score)
+        self.runtime = Runtime.resolve(c.runtime, self.device)
+        self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score, self.runtime)
+        # torch modules: explanations need gradients; *_net: what inference calls (models/runtime)
         self.visual = load_visual_model(self.device)
         self.audio = load_audio_model(self.device)
+        self.visual_net = self.runtime.net("visual", self.visual)
+        self.audio_net = self.runtime.net("audio", self.audio)
         self.fusion_params = load_default_params()
         self.fuse = make_fusion(self.fusion_params)
         self.model_version = model_version()
@@ -235,7 +240,7 @@ class VideoAnalyzer:
             frames = torch.from_numpy(chunk.frames).to(self.device)
             crops = align_faces_batch(frames, owner, landmarks)
         with timer("models"):
-            probs = run_batched(self.visual, to_model_input(crops)).float().cpu().numpy()
+            probs = run_batched(self.visual_net, to_model_input(crops)).float().cpu().numpy()
         return AlignedFaces(owner, crops, probs)
 
     @staticmethod
@@ -259,7 +264,7 @@ class VideoAnalyzer:
     def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
         """Speech fraction and audio-expert reading of every second, at the aligned audio time."""
         c = self.config
-        return analyse_audio(info.path, seconds, self.audio, self.device, sync.audio_time, c.audio_window_s,
+        return analyse_audio(info.path, seconds, self.audio_net, self.device, sync.audio_time, c.audio_window_s,
                              keep_mel=lambda s: wants_groups(c, s), track_span=info.audio_span)
 
     def _timeline(self, builder: TimelineBuilder, seconds: range, info: MediaInfo, audio: SecondAudio,

@@ -5,6 +5,9 @@ frame is pre-scaled by that for P-Net, while R-Net and O-Net crop from the full-
 frame (mtcnn.py explains why). A `max_side` smaller than that pre-scale gives scales the
 frame further for speed and loses faces below 12 / scale pixels (benchmarks/face_recall.py).
 Boxes and landmarks are in full-resolution pixels, where alignment crops from.
+
+The three nets run under a `Runtime` (emotion_batch/runtime: eager torch, or their ONNX exports
+in onnxruntime); the torch MTCNN module is kept for its thresholds and as the reference.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import torch
 from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import rerec
 
+from emotion_batch.models.runtime import Runtime
 from emotion_batch.vision import mtcnn
 
 
@@ -40,13 +44,17 @@ class FrameFaces:
 class FaceDetector:
     """MTCNN over a batch of same-sized frames on one device."""
 
-    def __init__(self, device: torch.device, max_side: int = 0, min_face_px: int = 20, min_score: float = 0.9):
+    def __init__(self, device: torch.device, max_side: int = 0, min_face_px: int = 20, min_score: float = 0.9,
+                 runtime: Runtime | str = "torch"):
         self.device = device
         self.max_side = max_side
         self.min_face_px = min_face_px
         self.min_score = min_score
         # Weights of P-, R- and O-Net ship inside the facenet-pytorch wheel.
         self.mtcnn = MTCNN(keep_all=True, device=device).eval()
+        self.runtime = runtime if isinstance(runtime, Runtime) else Runtime.resolve(runtime, device)
+        m, rt = self.mtcnn, self.runtime
+        self.pnet, self.rnet, self.onet = rt.net("pnet", m.pnet), rt.net("rnet", m.rnet), rt.net("onet", m.onet)
 
     def scale_for(self, h: int, w: int) -> float:
         lossless = min(1.0, 12.0 / self.min_face_px)
@@ -59,7 +67,7 @@ class FaceDetector:
             return []
         x = torch.as_tensor(frames).to(self.device)
         m = self.mtcnn
-        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, m.pnet, m.rnet, m.onet,
+        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, self.pnet, self.rnet, self.onet,
                              m.thresholds, m.factor)
         return [self._keep(b, p) for b, p in found]
 
@@ -87,6 +95,5 @@ class FaceDetector:
         c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
         cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))
         inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
-        m = self.mtcnn
-        out, lm, _ = mtcnn.refine(img, cand, inds, m.rnet, m.onet, m.thresholds)
+        out, lm, _ = mtcnn.refine(img, cand, inds, self.rnet, self.onet, self.mtcnn.thresholds)
         return self._keep(out.numpy(), lm.numpy())

@@ -40,6 +40,23 @@ def _crops(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, size: in
     return (out - 127.5) * 0.0078125
 
 
+def pnet_boxes(reg: torch.Tensor, probs: torch.Tensor, scale: float, thresh: float):
+    """facenet's `generateBoundingBox`: the P-Net cells with face probability >= thresh as boxes
+    (K, 9: x1, y1, x2, y2, score, 4 regressions) in the resampled image's pixels, and their frame
+    indices (K,). On the CPU the sparse selection runs in numpy: torch's nonzero and boolean
+    indexing cost ~7 ms each on an 8-frame pyramid level here, numpy's argwhere 0.3 ms, and
+    with the nets in onnxruntime that was ~15 % of detection. Same float32 arithmetic."""
+    if reg.device.type != "cpu":
+        return generateBoundingBox(reg, probs, scale, thresh)
+    p, r = probs.numpy(), reg.numpy()
+    n, y, x = np.nonzero(p >= thresh)
+    bb = np.stack([x, y], 1).astype(np.float32)
+    q1 = np.floor((2 * bb + 1) / np.float32(scale))
+    q2 = np.floor((2 * bb + 12) / np.float32(scale))
+    out = np.concatenate([q1, q2, p[n, y, x][:, None], r[n, :, y, x]], 1, dtype=np.float32)
+    return torch.from_numpy(out), torch.from_numpy(n.astype(np.int64))
+
+
 def _stage1(small: torch.Tensor, minsize: float, pnet, threshold: float, factor: float):
     """P-Net over the pyramid of `small` (N, 3, h, w): candidate boxes in `small` pixels."""
     h, w = small.shape[2:]
@@ -55,7 +72,7 @@ def _stage1(small: torch.Tensor, minsize: float, pnet, threshold: float, factor:
     for scale in scales:
         im = imresample(small, (int(h * scale + 1), int(w * scale + 1)))
         reg, probs = pnet((im - 127.5) * 0.0078125)
-        b, i = generateBoundingBox(reg, probs[:, 1], scale, threshold)
+        b, i = pnet_boxes(reg, probs[:, 1], scale, threshold)
         pick = batched_nms(b[:, :4], b[:, 4], i, 0.5)
         boxes.append(b[pick])
         inds.append(i[pick])

@@ -56,3 +56,35 @@ def test_cuda_path_matches_cpu(made_videos):
     cpu = VideoAnalyzer(RunConfig(device="cpu", explain="none"))(path).timeline
     gpu = VideoAnalyzer(RunConfig(device="cuda", explain="none"))(path).timeline
     np.testing.assert_allclose(cpu.column("v_happy").to_numpy(), gpu.column("v_happy").to_numpy(), atol=1e-2)
+
+
+def test_analyzer_runtime_wraps_inference_but_keeps_torch_for_explanations():
+    """--runtime onnx runs detection and the experts' inference in onnxruntime; attribution
+    needs gradients, so the analyzer keeps the torch modules beside the sessions."""
+    from emotion_batch.models.runtime import OrtNet
+
+    a = VideoAnalyzer(RunConfig(device="cpu", runtime="onnx"))
+    assert a.runtime.name == "onnx"
+    for net in (a.visual_net, a.audio_net, a.detector.pnet, a.detector.rnet, a.detector.onet):
+        assert isinstance(net, OrtNet)
+    for model in (a.visual, a.audio):
+        assert isinstance(model, torch.nn.Module) and all(p.requires_grad for p in model.parameters())
+    t = VideoAnalyzer(RunConfig(device="cpu", runtime="torch"))
+    assert t.visual_net is t.visual and t.audio_net is t.audio and t.detector.pnet is t.detector.mtcnn.pnet
+
+
+def test_onnx_and_torch_runtimes_give_the_same_timeline(made_videos):
+    path = made_videos["face"][0]
+    a = VideoAnalyzer(RunConfig(device="cpu", runtime="torch", explain="all"))(path)
+    b = VideoAnalyzer(RunConfig(device="cpu", runtime="onnx", explain="all"))(path)
+    assert a.ok and b.ok and a.face_seconds == b.face_seconds
+    ta, tb = a.timeline, b.timeline
+    assert ta.column("face_id").to_pylist() == tb.column("face_id").to_pylist()
+    # float32 rounding in the nets moves boxes by ~1e-4 px and probabilities by ~1e-6; 1e-3
+    # (as for chunk sizes above) is far below any real difference between the paths
+    for col in ("v_happy", "v_neutral", "a_neutral", "p_happy"):
+        np.testing.assert_allclose(ta.column(col).to_numpy(), tb.column(col).to_numpy(), atol=1e-3)
+    # explanations ran (through the torch models) under both runtimes, for the same rows
+    assert b.attributions.num_rows == a.attributions.num_rows > 0
+    np.testing.assert_allclose(a.attributions.column("shap_visual").to_numpy(),
+                               b.attributions.column("shap_visual").to_numpy(), atol=1e-3)

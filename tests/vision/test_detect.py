@@ -55,3 +55,20 @@ def test_detect_interval_tracks_between_keyframes(made_videos):
     res = VideoAnalyzer(RunConfig(device="cpu", detect_interval_s=1.0, explain="none"))(made_videos["face"][0])
     rows = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
     assert [(r["face_id"], r["second"], r["n_frames"]) for r in rows] == [(0, 0, 5), (0, 1, 5), (0, 2, 5)]
+
+
+@pytest.mark.parametrize("scale, thresh", [(0.6, 0.6), (0.213, 0.3), (0.6, 0.0), (0.6, 1.01)])
+def test_pnet_boxes_match_facenets_generate_bounding_box(scale, thresh):
+    """The numpy selection of P-Net cells gives facenet's boxes, scores, regressions and frame
+    indices (same float32 operations: 1e-6 allows for nothing but rounding), none included."""
+    from facenet_pytorch.models.utils.detect_face import generateBoundingBox
+
+    from emotion_batch.vision.mtcnn import pnet_boxes
+
+    g = torch.Generator().manual_seed(0)
+    reg, probs = torch.randn(3, 4, 37, 53, generator=g), torch.rand(3, 37, 53, generator=g)
+    want_b, want_i = generateBoundingBox(reg, probs, scale, thresh)
+    got_b, got_i = pnet_boxes(reg, probs, scale, thresh)
+    assert got_b.dtype == want_b.dtype == torch.float32 and got_i.dtype == want_i.dtype == torch.int64
+    assert got_b.shape == want_b.shape and torch.equal(got_i, want_i)
+    np.testing.assert_allclose(got_b.numpy(), want_b.numpy(), atol=1e-6)

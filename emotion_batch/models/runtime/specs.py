@@ -1,0 +1,80 @@
+"""The five exported nets: how each is built in torch, its input shape and dynamic axes, and its
+committed ONNX file ``emotion_batch/models/onnx/NAME.onnx`` (``NAME.int8.onnx`` is the name the
+int8 tooling writes, for evaluation only: no runtime serves int8, see models/onnx/README.md).
+
+Each ONNX file records the digest of the torch weights it was exported from (metadata key
+``weights_digest``); a runtime refuses a file whose digest no longer matches the weights, so
+changed weights cannot be served by a stale export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ONNX_DIR = Path(__file__).resolve().parents[1] / "onnx"
+DIGEST_KEY = "weights_digest"
+INT8_SUFFIX = ".int8.onnx"
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One net as exported: name, example input shape, dynamic input axes, output names, and the
+    largest batch its onnxruntime session is given at once (bigger inputs run in slices)."""
+
+    name: str
+    example: tuple[int, ...]
+    dynamic: dict[int, str]
+    outputs: tuple[str, ...]
+    ort_batch: int = 16
+
+    def path(self, int8: bool = False, folder: Path = ONNX_DIR) -> Path:
+        return folder / (self.name + (INT8_SUFFIX if int8 else ".onnx"))
+
+
+# ort_batch, measured with benchmarks/runtime_ab.py --slices on the shared 2-core machine: in
+# onnxruntime one frame's P-Net feature maps stay in the cache, eight frames' do not: a whole
+# 8-frame pyramid took 107 ms frame by frame against 216 ms in batches of 8 at 640x360, and
+# 1.9 s against 4.7 s at 1080p. R-Net, O-Net and the experts were 10-50 % faster in slices of
+# 16 than of 64 (R-Net: no difference). run_batched still pads to its few shapes.
+SPECS: dict[str, NetSpec] = {
+    # P-Net is fully convolutional and sees every pyramid scale: dynamic batch, height, width.
+    "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob"), ort_batch=1),
+    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob")),
+    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob")),
+    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",)),
+    # the audio window length follows --audio-window: dynamic frames too
+    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",)),
+}
+
+
+def torch_net(name: str) -> nn.Module:
+    """The torch module of a spec, on the CPU in eval mode, from the committed / bundled weights."""
+    if name in ("pnet", "rnet", "onet"):
+        from facenet_pytorch.models import mtcnn as facenet  # weights ship inside the wheel
+
+        return getattr(facenet, name[0].upper() + "Net")(pretrained=True).eval()
+    if name == "visual":
+        from emotion_batch.models.visual import load_visual_model
+
+        return load_visual_model("cpu")
+    if name == "audio":
+        from emotion_batch.models.audio import load_audio_model
+
+        return load_audio_model("cpu")
+    raise KeyError(f"no exported net called {name!r}; known: {', '.join(SPECS)}")
+
+
+def weights_digest(module: nn.Module) -> str:
+    """sha256 (16 hex digits) over the module's state dict: names, shapes and float32 values."""
+    h = hashlib.sha256()
+    for key, value in module.state_dict().items():
+        t = value.detach().to("cpu", torch.float32).contiguous()
+        h.update(key.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
