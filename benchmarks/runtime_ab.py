@@ -64,7 +64,7 @@ def runners(int8_dir: Path | None) -> dict[str, dict[str, object]]:
         out[name] = {"torch": module, "onnx": OrtNet(spec.path(), max_batch=spec.ort_batch)}
         q = spec.path(int8=True, folder=int8_dir) if int8_dir else None
         if q is not None and q.exists():
-            out[name]["int8"] = OrtNet(q)
+            out[name]["int8"] = OrtNet(q, max_batch=spec.ort_batch)
     return out
 
 

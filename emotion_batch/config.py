@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 EXPLAIN_MODES = ("all", "sample", "none")
 DEVICES = ("auto", "cpu", "cuda")
-# Inference runtime of the detector's nets and the experts (emotion_batch/runtime): auto = onnx
+# Inference runtime of the detector's nets and the experts (models/runtime): auto = onnx
 # on the CPU, torch on a GPU. (int8 graphs were measured and kept out: models/onnx/README.md.)
 RUNTIMES = ("auto", "torch", "onnx")
 

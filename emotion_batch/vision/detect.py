@@ -6,7 +6,7 @@ frame (mtcnn.py explains why). A `max_side` smaller than that pre-scale gives sc
 frame further for speed and loses faces below 12 / scale pixels (benchmarks/face_recall.py).
 Boxes and landmarks are in full-resolution pixels, where alignment crops from.
 
-The three nets run under a `Runtime` (emotion_batch/runtime: eager torch, or their ONNX exports
+The three nets run under a `Runtime` (emotion_batch/models/runtime: eager torch, or their ONNX exports
 in onnxruntime); the torch MTCNN module is kept for its thresholds and as the reference.
 """
 

@@ -30,25 +30,29 @@ class NetSpec:
     example: tuple[int, ...]
     dynamic: dict[int, str]
     outputs: tuple[str, ...]
-    ort_batch: int = 16
+    ort_batch: int = 64
 
     def path(self, int8: bool = False, folder: Path = ONNX_DIR) -> Path:
         return folder / (self.name + (INT8_SUFFIX if int8 else ".onnx"))
 
 
-# ort_batch, measured with benchmarks/runtime_ab.py --slices on the shared 2-core machine: in
-# onnxruntime one frame's P-Net feature maps stay in the cache, eight frames' do not: a whole
-# 8-frame pyramid took 107 ms frame by frame against 216 ms in batches of 8 at 640x360, and
-# 1.9 s against 4.7 s at 1080p. R-Net, O-Net and the experts were 10-50 % faster in slices of
-# 16 than of 64 (R-Net: no difference). run_batched still pads to its few shapes.
+# ort_batch, from `benchmarks/runtime_ab.py VIDEO --slices 1,2,4,8,16,64` (2 threads, load
+# average 2-6; ms for the same inputs, 640x360 WolfgangLanger / 1080p multi_face_walk):
+#   P-Net 8-frame pyramid  N=1 81 / 2131   N=2 72 / 3090   N=4 70 / 2575   N=8 85 / 4026   N=64 88 / 4657
+#   R-Net 64 crops         N=4 6.2 / 5.2   N=16 4.1 / 4.8  N=64 3.4 / 4.9
+#   O-Net 64 crops         N=4 21.7 / 34.9  N=16 25.8 / 41.6  N=64 36.7 / 40.4
+#   visual 64 crops        N=4 23.4 / 37.1  N=16 28.2 / 44.0  N=64 35.0 / 56.7
+#   audio 64 windows       N=8 19.0 / 31.3  N=16 19.9 / 30.5  N=64 27.7 / 35.7
+# onnxruntime is fastest when a run's feature maps stay in the cache: one frame's P-Net maps at
+# 1080p already fill it. run_batched still pads to its few shapes; slices only cut them.
 SPECS: dict[str, NetSpec] = {
     # P-Net is fully convolutional and sees every pyramid scale: dynamic batch, height, width.
     "pnet": NetSpec("pnet", (2, 3, 97, 131), {0: "n", 2: "h", 3: "w"}, ("reg", "prob"), ort_batch=1),
-    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob")),
-    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob")),
-    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",)),
+    "rnet": NetSpec("rnet", (4, 3, 24, 24), {0: "n"}, ("reg", "prob"), ort_batch=64),
+    "onet": NetSpec("onet", (4, 3, 48, 48), {0: "n"}, ("reg", "landmarks", "prob"), ort_batch=4),
+    "visual": NetSpec("visual", (4, 1, 64, 64), {0: "n"}, ("probs",), ort_batch=4),
     # the audio window length follows --audio-window: dynamic frames too
-    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",)),
+    "audio": NetSpec("audio", (4, 64, 200), {0: "n", 2: "frames"}, ("probs",), ort_batch=8),
 }
 
 
