@@ -203,13 +203,20 @@ def test_resume_merges_the_segments_already_written(cluster, first_run, videos, 
     vid = s1.rows[0].video_id
     store = ResultStore(str(out))
     files = SegmentFiles(store)
-    assert [files.exists(vid, i) for i in range(4)] == [True, True, True, False]
+    # Which of [0,2) [2,4) [4,6) finished before [6,7) failed depends on the order the two
+    # actors took them (a failed segment fails the video; units not begun are dropped).
+    written = [files.exists(vid, i) for i in range(4)]
+    assert not written[3] and any(written), written
+    first_missing = min(i for i in range(4) if not written[i])
     store.fs.delete_file(store.path("videos", vid))  # as if the driver had been lost before it
     log = tmp_path / "frames"
     log.mkdir()
     s2, _ = run([videos["long"]], out, segment_s=2, hook=FrameLog(log))
     assert statuses(s2) == ["ok"]
-    assert min(FrameLog(log).times()) >= 6.0  # only the missing segment was decoded
+    decoded = FrameLog(log).times()
+    # only the missing segments were decoded: no frame from a segment already written
+    assert all(not written[min(int(t // 2), 3)] for t in decoded), (written, decoded)
+    assert min(decoded) >= 2.0 * first_missing
     assert_same_timeline(ResultStore(str(out0)).read("timelines", vid), store.read("timelines", vid))
     assert not files.exists(vid, 0)
     assert_no_duplicates(out, 1)
@@ -401,7 +408,9 @@ def test_ctrl_c_then_cli_run_resumes(cluster, videos, tiny, tmp_path):
 
     inp = tmp_path / "in"
     inp.mkdir()
-    for p in (videos["long"], videos["face"], videos["noface"], tiny[4]):
+    # enough work that the run cannot finish between its first video and the signal, even on
+    # a loaded machine
+    for p in (videos["long"], videos["face"], videos["noface"], *tiny):
         os.symlink(p, inp / os.path.basename(p))
     out = tmp_path / "results"
     # the embedded Ray keeps Ray's default, token auth: its token goes to a private HOME
@@ -428,14 +437,14 @@ def test_ctrl_c_then_cli_run_resumes(cluster, videos, tiny, tmp_path):
     assert "interrupted" in text.lower(), text
     assert (tmp_path / "home/.ray/auth_token").is_file()
     first = {r["video_id"]: r for r in manifest(out).to_pylist()}
-    assert 1 <= len(first) < 4
+    assert 1 <= len(first) < 3 + len(tiny)
     res = CliRunner().invoke(run_cmd, [str(inp), "--out", str(out), "--actors", "2", "--cpus-per-actor", "1",
                                        "--resources", '{"emotion_worker": 1}', "--device", "cpu",
                                        "--explain", "none", "--fps", "2", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert f"{len(first)} already done" in res.output
     m = {r["video_id"]: r for r in manifest(out).to_pylist()}
-    assert len(m) == 4 and all(r["status"] == "ok" for r in m.values())
+    assert len(m) == 3 + len(tiny) and all(r["status"] == "ok" for r in m.values())
     for vid, r in first.items():
         assert m[vid]["finished_at"] == r["finished_at"]
     assert_no_duplicates(out)
