@@ -87,7 +87,7 @@ class WindowSignals:
     audio: np.ndarray  # audio activity at the grid times (not yet aligned)
     frame_period: float  # median video frame period in the window, s
     envelope: AudioEnvelope  # the window's audio, to query again at aligned times
-    mouths: Mapping[int, np.ndarray]  # face_id -> mouth motion on the grid
+    mouths: Mapping[int, np.ndarray]  # face_id -> mouth motion on the grid, for the tracks seen near the window
 
     def piece(self, face_id: int) -> SignalPiece:
         return SignalPiece(self.grid, self.mouths[face_id], self.audio)
@@ -122,16 +122,24 @@ def face_seconds(tracks: Tracks, start_s: float = 0.0, end_s: float = np.inf) ->
     return out
 
 
+def _holds(w0: float, w1: float, end: float, second: int) -> bool:
+    """Whether window [w0, w1) scores `second`: it holds the second's middle, or the second is
+    the last one of the stretch (its middle past `end`, the last window's end) and starts in it."""
+    mid = second + 0.5
+    return w0 <= mid < w1 or (w1 >= end and w0 <= second < w1 <= mid)
+
+
 def speaking_windows(needed: Sequence[int] | np.ndarray, done: Sequence[tuple[float, float]],
-                     window_s: float, join_s: int = 2) -> list[tuple[float, float]]:
+                     window_s: float, join_s: int = 3) -> list[tuple[float, float]]:
     """Pass 2's stretches [a, b) (whole seconds) that cover the needed seconds not already in a
-    `done` window (a second belongs to the window holding its middle); needed seconds closer than
-    `join_s` are decoded together, and a stretch is at most `window_s` long."""
-    mids = np.asarray(sorted(set(int(s) for s in needed)), np.float64) + 0.5
-    inside = np.zeros(len(mids), bool)
-    for w0, w1 in done:
-        inside |= (mids >= w0) & (mids < w1)
-    todo = (mids[~inside] - 0.5).astype(np.int64)
+    `done` window (a second belongs to the window holding its middle, see `_holds`); needed
+    seconds at most
+    `join_s` apart are decoded together (their +-1 s of context would touch anyway), and a
+    stretch is at most `window_s` long."""
+    secs = np.asarray(sorted(set(int(s) for s in needed)), np.int64)
+    end = max((b for _, b in done), default=-np.inf)
+    inside = np.array([any(_holds(w0, w1, end, s) for w0, w1 in done) for s in secs.tolist()], bool)
+    todo = secs[~inside] if len(secs) else secs
     out: list[tuple[float, float]] = []
     step = max(1, int(window_s))
     for s in todo.tolist():
@@ -220,7 +228,9 @@ def _signals(info: MediaInfo, reader: WindowReader, tracks: Tracks, windows: Seq
     signals, one window at a time (a generator: the caller decides what it keeps); windows
     shorter than two grid steps are skipped. Decoding is timed under `stage`."""
     for w0, w1 in windows:
-        acc = _mouth_motion(reader, tracks, w0, w1, timer, stage)
+        # only the tracks seen near the window (boxes are interpolated over gaps <= 1 s)
+        near = {fid: v for fid, v in tracks.items() if v[0][0] <= w1 + 1.0 and v[0][-1] >= w0 - 1.0}
+        acc = _mouth_motion(reader, near, w0, w1, timer, stage)
         grid = uniform_grid(w0, w1)
         if len(grid) < 2:
             continue
@@ -231,7 +241,7 @@ def _signals(info: MediaInfo, reader: WindowReader, tracks: Tracks, windows: Seq
         else:
             env = whole
         period = acc.frame_period()
-        mouths = {fid: acc.signal(fid, grid) for fid in tracks}
+        mouths = {fid: acc.signal(fid, grid) for fid in near}
         yield WindowSignals(grid, env.activity(grid, period), period, env, mouths)
 
 
@@ -262,12 +272,13 @@ def _offset(tracks: Tracks, signals: Sequence[WindowSignals], max_shift_s: float
     # Information checks in physical units, before z-normalisation hides them.
     if not any(np.nanmax(np.nan_to_num(s.envelope.rms(s.grid), nan=0.0)) > _SILENT_RMS for s in signals):
         return SyncResult.container("silent audio")
-    moving = [fid for fid in tracks if any(_moves(s.mouths[fid]) for s in signals)]
+    moving = [fid for fid in tracks if any(fid in s.mouths and _moves(s.mouths[fid]) for s in signals)]
     if not moving:
         return SyncResult.container("static mouth (no visible speech motion)")
     best: SyncResult | None = None
     for fid in moving:
-        r = estimate_offset_pieces([s.piece(fid) for s in signals], RATE_HZ, max_shift_s, segment_s, min_confidence)
+        r = estimate_offset_pieces([s.piece(fid) for s in signals if fid in s.mouths], RATE_HZ, max_shift_s,
+                                   segment_s, min_confidence)
         if r.method != "container":
             r = replace(r, speaker=fid)
         if best is None or r.confidence > best.confidence:
@@ -275,24 +286,25 @@ def _offset(tracks: Tracks, signals: Sequence[WindowSignals], max_shift_s: float
     return best
 
 
-def _window_scores(s: WindowSignals, best: SyncResult, tracks: Tracks) -> dict[int, dict[int, float]]:
+def _window_scores(s: WindowSignals, best: SyncResult) -> dict[int, dict[int, float]]:
     """Speaking scores of every track in one window, against the audio aligned by `best`
-    (offset 0 for the container fallback); seconds without audible sound in their window are 0."""
+    (offset 0 for the container fallback); 0 in seconds without audible sound in their window or
+    with a static mouth (the same test as pass 1's)."""
     at = best.audio_time(s.grid)
     aligned = s.envelope.activity(at, s.frame_period)
     audible = np.nan_to_num(s.envelope.rms(at), nan=0.0) > _SILENT_RMS
-    return speaker_scores({fid: s.mouths[fid] for fid in tracks}, aligned, RATE_HZ, float(s.grid[0]),
-                          audible=audible)
+    return speaker_scores(s.mouths, aligned, RATE_HZ, float(s.grid[0]), audible=audible, min_motion=_STATIC_MOTION)
 
 
 def _scores(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) -> dict[int, dict[int, float]]:
     """Pass 1's scores: every track in every window, each second taken from the window that
     holds its middle."""
     speaking: dict[int, dict[int, float]] = {k: {} for k in tracks}
-    for s in signals:
-        w0, w1 = float(s.grid[0]), float(s.grid[-1]) + 1 / RATE_HZ
-        for fid, d in _window_scores(s, best, tracks).items():
-            speaking[fid].update({sec: v for sec, v in d.items() if w0 <= sec + 0.5 < w1})
+    bounds = [(float(s.grid[0]), float(s.grid[-1]) + 1 / RATE_HZ) for s in signals]
+    end = max((b for _, b in bounds), default=-np.inf)
+    for s, (w0, w1) in zip(signals, bounds):
+        for fid, d in _window_scores(s, best).items():
+            speaking[fid].update({sec: v for sec, v in d.items() if _holds(w0, w1, end, sec)})
     return speaking
 
 
@@ -308,7 +320,7 @@ def _speaking_everywhere(info: MediaInfo, reader: WindowReader, tracks: Tracks, 
     for a, b in todo:
         for s in _signals(info, reader, tracks, [(max(0.0, a - half), b + half)], whole, pad, timer,
                           "speaking_decode"):
-            for fid, d in _window_scores(s, pass1.result, tracks).items():
+            for fid, d in _window_scores(s, pass1.result).items():
                 speaking[fid].update({sec: v for sec, v in d.items() if a <= sec < b})
     filled = {fid: fill_scores(speaking.get(fid, {}), secs) for fid, secs in needed.items()}
     return replace(pass1, speaking=filled, speaking_windows=todo)
