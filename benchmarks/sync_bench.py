@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 RAVDESS = ROOT / ".." / "shared" / "data" / "ravdess-speech-16k"
 
 from emotion_batch import media, sync  # noqa: E402
@@ -64,13 +65,13 @@ def build(path: Path, minutes: float, scale: int) -> tuple[dict, float]:
 
 def _sync_child(path: str, tracks: dict, window_s: float, max_windows: int, out) -> None:
     """analyze_sync in a fresh process (audio read per window, as the pipeline does): its peak
-    memory is then the stage's own."""
-    import resource
-
+    memory (VmHWM: ru_maxrss would carry over the parent's peak across fork) is the stage's own
+    plus the imports."""
     info = media.probe(path)
     res = sync.analyze_sync(info, tracks, None, window_s=window_s, max_windows=max_windows,
                             duration_s=info.duration_s)
-    out.put((res, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    out.put((res, int(hwm.split()[1]) / 1024))
 
 
 def run_sync(path: Path, tracks: dict, window_s: float, max_windows: int):
@@ -114,7 +115,7 @@ def main() -> None:
     covered2 = sum(b - a for a, b in res.speaking_windows)
     n_scored = sum(len(d) for d in res.speaking.values())
     print(f"estimate: offset {r.offset_s * 1000:+.1f} ms (truth +120.0), confidence {r.confidence:.2f}, {r.method}")
-    print(f"sync stage peak memory (own process, both passes): {peak_mb:.0f} MB")
+    print(f"sync stage peak RSS (own process with its imports, both passes): {peak_mb:.0f} MB")
     print(f"pass 1: {len(res.windows)} windows covering {covered:.0f} s of {dur:.0f} s; pass 2: "
           f"{len(res.speaking_windows)} more covering {covered2:.0f} s; {n_scored} face-seconds scored")
     print("seconds per video-minute               wall      CPU")
