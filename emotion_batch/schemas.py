@@ -1,8 +1,16 @@
 """Declared Arrow schemas of the three output tables.
 
-The tables join on (video_id, face_id, second). face_id -1 marks a second with no face
-(an audio-only row). Probabilities are in `LABELS` order and are null when the modality
+The tables join on (video_id, face_id, second). face_id -1 marks an audio-only row: a second
+with no face, or a second whose speech no visible face owns (an off-screen voice; see
+`fusion/timeline.py`). Probabilities are in `LABELS` order and are null when the modality
 that produces them is absent.
+
+Timeline columns about who speaks: `speaking` is the face's per-second speaking score (mouth
+motion against the aligned audio, `sync/speakers.py`), measured for every (face, second);
+`speaker_p` is the fitted probability that the face is the one speaking (`fusion/speaker.py`),
+which scales the face's audio weight in fusion; `voice_owner` is True on exactly one row of
+each second whose speech fusion uses (audio present, speech >= min_speech): the face with the
+highest speaker_p when it is >= 0.5, else the face_id -1 row; False elsewhere.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ TIMELINE_SCHEMA = pa.schema(
         pa.field("box_x2", pa.float32()),
         pa.field("box_y2", pa.float32()),
         pa.field("speech", pa.float32()),  # voice-activity fraction of the second, 0 without audio
-        pa.field("speaking", pa.float32()),  # how well this face's mouth matches the audio
+        pa.field("speaking", pa.float32()),  # how well this face's mouth follows the aligned audio, [0, 1]
+        pa.field("speaker_p", pa.float32()),  # P(this face is the one speaking); null for face_id -1
+        pa.field("voice_owner", pa.bool_()),  # the row carrying this second's voice (usable speech only)
     ]
     + [pa.field(c, pa.float32()) for pfx in PROB_PREFIXES for c in prob_columns(pfx)]
     + [

@@ -76,6 +76,21 @@ def experts(b: pd.DataFrame, span_s: int) -> str:
     return to_html(fig, 420)
 
 
+def speaking(b: pd.DataFrame, span_s: int, face: bool = True) -> str:
+    """When a face speaks: a heat strip of its speaker_p (mean per bin) and of the share of the
+    bin's seconds in which its row carries the voice (voice_owner); the no-face row has only
+    the latter."""
+    x, title = time_axis(b.index, span_s)
+    rows = [("carries the voice", "voice_owner")] + ([("speaker_p", "speaker_p")] if face else [])
+    fig = go.Figure(go.Heatmap(
+        x=x, y=[name for name, _ in rows], z=np.stack([b[col].to_numpy() for _, col in rows]), zmin=0, zmax=1,
+        colorscale="Oranges", colorbar=dict(len=0.9, thickness=10),
+        hovertemplate="%{y} %{z:.2f}<extra></extra>",
+    ))
+    fig.update_xaxes(title=title, range=x_range(span_s))
+    return to_html(fig, 90 + 35 * len(rows))
+
+
 def modality(b: pd.DataFrame, span_s: int) -> str:
     """Exact modality Shapley values of the explained label over time."""
     x, title = time_axis(b.index, span_s)

@@ -6,6 +6,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -26,8 +27,11 @@ from reports.pages import missing
 from reports.thumbs import face_thumbnails
 
 P_COLS = [f"p_{lab}" for lab in LABELS]
+A_COLS = [f"a_{lab}" for lab in LABELS]
 EXPERT_COLS = [f"{x}_{lab}" for x in ("v", "a") for lab in LABELS] + ["w_visual", "w_audio"]
 ATTR_COLS = ["shap_visual", "shap_audio", "p_label"]
+SPEAK_COLS = ["speaker_p", "voice_owner"]
+VOICE_TITLE = "No face / voice"
 
 
 @dataclass
@@ -45,6 +49,8 @@ class FaceView:
     experts_note: str | None = None
     modality: Markup | None = None
     modality_note: str | None = None
+    speaking: Markup | None = None
+    speaking_note: str | None = None
 
 
 @dataclass
@@ -93,19 +99,74 @@ def summarize(manifest: dict, tl: pd.DataFrame, page: str, strip_bins: int,
     return view
 
 
+def _owner(rows: pd.DataFrame) -> pd.Series | None:
+    """The rows' voice_owner as bool, or None for results written before the column existed."""
+    if "voice_owner" not in rows.columns or rows["voice_owner"].isna().all():
+        return None
+    return rows["voice_owner"].fillna(False).astype(bool)
+
+
+def _fused_note(rows: pd.DataFrame) -> str:
+    if rows[A_COLS].notna().any().any():
+        return ("no fused probabilities: these seconds have too little speech for fusion to use the "
+                "audio expert; its unused reading is drawn below")
+    return "no fused probabilities: no face and no audio in these seconds"
+
+
+def _experts_note(face: int, rows: pd.DataFrame, shown: pd.DataFrame, manifest: dict,
+                  voice_seconds: set[int] | None) -> str | None:
+    """Why the audio part of this face's expert chart is empty or partial (None: nothing to say)."""
+    if manifest.get("has_audio") is False:
+        return "the video has no audio track: the visual expert alone"
+    if not rows[A_COLS].notna().any().any():
+        return "no audio covers these seconds (the audio track ends before them or starts after them)"
+    if face == NO_FACE or voice_seconds is None:
+        return None
+    with_voice = set(rows["second"].tolist()) & voice_seconds
+    owned = int(shown[A_COLS].notna().all(axis=1).sum())
+    if not with_voice:
+        return "no speech that fusion uses was heard while this face was seen: its fused reading is its visual one"
+    if owned == 0:
+        return (f"this face never carried the voice (speaker_p below 0.5 in all {len(with_voice)} seconds with "
+                f"speech): its fused reading is its visual one; the voice's reading is on the "
+                f"'{VOICE_TITLE}' row or on the face that spoke")
+    return f"audio expert drawn for the {owned} of {len(with_voice)} seconds with speech in which this face carried the voice"
+
+
+def _speaking(face: int, rows: pd.DataFrame, span: int, width: int, fv: FaceView, manifest: dict) -> None:
+    """The speaking strip (speaker_p, and the share of seconds carrying the voice) or why not."""
+    have_p = "speaker_p" in rows.columns and rows["speaker_p"].notna().any()
+    if manifest.get("has_audio") is False:
+        fv.speaking_note = "not measured (no audio track: there is no voice to follow)"
+        return
+    if _owner(rows) is None and not have_p:
+        fv.speaking_note = "not measured (results written before speaking was recorded)"
+        return
+    frame = pd.DataFrame({"second": rows["second"],
+                          "speaker_p": rows["speaker_p"].astype(np.float32) if have_p else np.nan,
+                          "voice_owner": rows["voice_owner"].astype(np.float32)})
+    fv.speaking = Markup(charts.speaking(binned_means(frame, SPEAK_COLS, width, span), span, face != NO_FACE))
+    if _owner(rows) is not None and not _owner(rows).any():
+        fv.speaking_note = "carries the voice in no second"
+
+
 def _face_view(face: int, rows: pd.DataFrame, at: pd.DataFrame, span: int, width: int,
-               have_attr: bool) -> FaceView:
-    title = "No face (audio-only seconds)" if face == NO_FACE else f"Face {face}"
+               have_attr: bool, manifest: dict, voice_seconds: set[int] | None) -> FaceView:
+    title = f"{VOICE_TITLE} (audio-only rows)" if face == NO_FACE else f"Face {face}"
     fv = FaceView(face, title, len(rows), int(rows["second"].min()), int(rows["second"].max()),
                   emotion_shares(rows))
     if rows[P_COLS].notna().any().any():
         fv.fused = Markup(charts.fused_area(binned_means(rows, P_COLS, width, span), span))
     else:
-        fv.fused_note = "no fused probabilities (no face and no audio expert output)"
-    if rows[[f"a_{lab}" for lab in LABELS]].notna().any().any():
-        fv.experts = Markup(charts.experts(binned_means(rows, EXPERT_COLS, width, span), span))
-    else:
-        fv.experts_note = "no audio expert output for this face (no audio track, or the audio expert did not run)"
+        fv.fused_note = _fused_note(rows)
+    shown, owner = rows, _owner(rows)
+    if face != NO_FACE and owner is not None:  # a face's audio row: the voice it carried, not its listeners'
+        shown = rows.copy()
+        shown.loc[~owner.to_numpy(), A_COLS] = np.nan
+    if shown[EXPERT_COLS[:-2]].notna().any().any():
+        fv.experts = Markup(charts.experts(binned_means(shown, EXPERT_COLS, width, span), span))
+    fv.experts_note = _experts_note(face, rows, shown, manifest, voice_seconds)
+    _speaking(face, rows, span, width, fv, manifest)
     face_attr = at[at["face_id"] == face] if have_attr else at
     if not have_attr:
         fv.modality_note = "not computed"
@@ -129,9 +190,12 @@ def video_view(manifest: dict, tl: pd.DataFrame, at: pd.DataFrame, page: str,
     drawn = faces[:max_faces] + ([NO_FACE] if NO_FACE in order else [])
     view.faces_hidden = len(faces) - len(faces[:max_faces])
     width = bin_width(view.span_s, max_points)
+    owner = _owner(tl)
+    voice_seconds = set(tl.loc[owner.to_numpy(), "second"].tolist()) if owner is not None else None
     for face in drawn:
         rows = tl[tl["face_id"] == face]
-        view.faces.append(_face_view(face, rows, at, view.span_s, width, view.attributions))
+        view.faces.append(_face_view(face, rows, at, view.span_s, width, view.attributions, manifest,
+                                     voice_seconds))
     if thumbnails:
         wants = {}
         for face in faces[:max_faces]:

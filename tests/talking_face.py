@@ -138,12 +138,15 @@ def shift_audio(speech: np.ndarray, n_out: int, offset_s: float = 0.0, drift: fl
     return out.astype(np.float32)
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray | None, fps: int = 25) -> None:
-    """libx264 (yuv420p) at `fps`, frame k at k/fps; AAC 16 kHz mono audio starting at 0."""
+def write_mp4(path: str | Path, frames: np.ndarray, audio: np.ndarray | None, fps: int = 25,
+              b_frames: bool = True) -> None:
+    """libx264 (yuv420p) at `fps`, frame k at k/fps; AAC 16 kHz mono audio starting at 0.
+    b_frames=False encodes without B-frames (decode order = display order), which
+    `concat_copies` needs."""
     with av.open(str(path), "w") as c:
         vs = c.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        vs.options = {"crf": "20", "preset": "veryfast"}
+        vs.options = {"crf": "20", "preset": "veryfast", **({} if b_frames else {"bf": "0"})}
         a_s = None
         if audio is not None:
             a_s = c.add_stream("aac", rate=SR)
@@ -172,3 +175,116 @@ def make_talking_video(
         track = np.zeros_like(track)
     write_mp4(path, frames, track, fps)
     return {"times": times, "opening": opening, "audio": track, "offset_s": offset_s, "drift": drift}
+
+
+def make_conversation(
+    path: str | Path, turns: list[tuple[int | None, np.ndarray]], n_faces: int = 2, fps: int = 25,
+    offset_s: float = 0.0, mouthing: dict[int, np.ndarray] | None = None, gap_s: float = 0.3, seed: int = 0,
+    b_frames: bool = True,
+) -> dict:
+    """A scene of `n_faces` visible faces (1: `single`, 2: `pair`, left = 0) and one audio track
+    made of the `turns` in order, each (who, speech): `who` is the face whose mouth follows that
+    speech while it plays, or None for an off-screen voice (no mouth moves). Faces stay still
+    outside their own turns, except that `mouthing` {face: speech} makes a face mouth speech that
+    is never heard (e.g. a listener chewing or whispering), from t = 0. Turns are separated by
+    `gap_s` of silence; the audio is shifted by offset_s as in `make_talking_video`
+    (b_frames=False: see `write_mp4`).
+
+    Returns the truth: frame times, openings (N, n_faces), the audio track, and per 100 ms of
+    video time `who` (face index, -1 for an off-screen voice, -2 for nobody) and the speech
+    activity of the turn playing (`active`, bool)."""
+    parts, who = [], []
+    for k, (face, speech) in enumerate(turns):
+        gap = np.zeros(int(gap_s * SR), np.float32) if k else np.zeros(0, np.float32)
+        parts += [gap, speech.astype(np.float32)]
+        who += [(len(gap), -2), (len(speech), -1 if face is None else int(face))]
+    audio = np.concatenate(parts)
+    n = int(len(audio) / SR * fps)
+    times = np.arange(n) / fps
+    opening = np.zeros((n, n_faces), np.float32)
+    owner = np.concatenate([np.full(m, w, np.int64) for m, w in who])
+    pos = 0
+    for k, (face, speech) in enumerate(turns):
+        pos += int(gap_s * SR) if k else 0
+        if face is not None:
+            seg = (times * SR >= pos) & (times * SR < pos + len(speech))
+            opening[seg, face] = mouth_envelope(speech, times[seg] - pos / SR)
+        pos += len(speech)
+    for face, speech in (mouthing or {}).items():
+        m = min(n, int(len(speech) / SR * fps))
+        opening[:m, face] = np.maximum(opening[:m, face], mouth_envelope(speech, times[:m]))
+    frames = make_frames(opening if n_faces > 1 else opening[:, 0], "pair" if n_faces > 1 else "single", seed=seed)
+    write_mp4(path, frames, shift_audio(audio, len(audio), offset_s), fps, b_frames)
+    t_tick = np.arange(0.0, len(audio) / SR, 0.1)
+    idx = np.minimum((t_tick * SR).astype(np.int64), len(owner) - 1)
+    env = np.abs(signal.hilbert(audio.astype(np.float64)))
+    env = signal.sosfiltfilt(signal.butter(2, 8.0, "low", fs=SR, output="sos"), env)
+    e = np.interp(t_tick * SR, np.arange(len(env)), env)
+    # loud relative to the loudest within +-1.5 s: clips of different actors differ in level
+    local_max = ndimage.maximum_filter1d(e, 31, mode="nearest")
+    active = e > 0.1 * local_max
+    return {"times": times, "opening": opening, "audio": audio, "offset_s": offset_s, "t_tick": t_tick,
+            "who": owner[idx], "active": active & (owner[idx] != -2)}
+
+
+def speaker_per_second(truth: dict, seconds: int) -> np.ndarray:
+    """Per video second: the face index that speaks in most of the second's active 100 ms ticks
+    (-1: an off-screen voice), or -2 where nobody speaks in at least 3 ticks."""
+    out = np.full(seconds, -2, np.int64)
+    sec = np.floor(truth["t_tick"] + 1e-9).astype(np.int64)
+    for s in range(seconds):
+        w = truth["who"][(sec == s) & truth["active"]]
+        if len(w) >= 3:
+            vals, counts = np.unique(w, return_counts=True)
+            out[s] = vals[np.argmax(counts)]
+    return out
+
+
+def concat_copies(src: str | Path, dst: str | Path, copies: int) -> float:
+    """`copies` back-to-back copies of the MP4 `src` in `dst`: the video packets remuxed with
+    timestamps shifted by one period per copy (no re-encode: fast for long test videos), the
+    audio decoded once, repeated with the same period and encoded as one continuous track. The
+    period is the clip's length rounded up to a whole number of video frames and of AAC frames;
+    returns the new duration in seconds.
+
+    `src` must have no B-frames (`write_mp4(..., b_frames=False)`): with them its first packets
+    decode before time 0 and the copies lose frames at every seam. The audio is re-encoded, not
+    remuxed, because copied AAC packets leave a gap of up to one frame at every seam (the clip's
+    audio is not a whole number of frames), and `media.read_audio` lays decoded frames end to end
+    from the first timestamp: measured, the remuxed copies' audio came out 0.128 s earlier per copy.
+    """
+    from fractions import Fraction
+    from math import gcd, lcm
+
+    from emotion_batch.media import read_audio
+
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+        if vin.codec_context.has_b_frames:
+            raise ValueError(f"{src} has B-frames: write it with b_frames=False to concatenate it")
+        pk = [p for p in inp.demux(vin) if p.pts is not None]
+        frame = Fraction(pk[1].pts - pk[0].pts) * pk[0].time_base
+        end = max((p.pts + p.duration) * p.time_base for p in pk)
+    aac = Fraction(1024, SR)  # one AAC frame
+    step = Fraction(lcm(frame.numerator, aac.numerator), gcd(frame.denominator, aac.denominator))  # lcm of both
+    period = -(-end // step) * step
+    clip = read_audio(str(src))
+    n_period = int(period * SR)
+    one = np.zeros(n_period, np.float32)
+    one[: min(n_period, len(clip.samples))] = clip.samples[:n_period]
+    with av.open(str(dst), "w") as out:
+        with av.open(str(src)) as inp:
+            vout = out.add_stream_from_template(inp.streams.video[0])
+        aout = out.add_stream("aac", rate=SR)
+        aout.layout = "mono"
+        for k in range(copies):
+            with av.open(str(src)) as inp:
+                for p in inp.demux(inp.streams.video[0]):
+                    if p.dts is None:
+                        continue
+                    shift = int(k * period / p.time_base)
+                    p.pts, p.dts = p.pts + shift, p.dts + shift
+                    p.stream = vout
+                    out.mux(p)
+        mux_audio(out, aout, np.tile(one, copies), SR)
+    return float(copies * period)

@@ -16,6 +16,14 @@ rows in one vectorised ``fuse_probs`` call). Audio that fusion does not use (no 
 below ``min_speech``) makes ``v(A) = v(∅)`` and ``v(FA) = v(F)``, hence ``shap_audio = 0``
 exactly; a row without a face gets ``shap_visual = 0`` exactly. A row with neither usable
 modality has no prediction (its timeline ``emotion`` is null) and gets no attribution row.
+
+**Speaker gate.** A face row's audio weight is scaled by its ``speaker_p`` g (the probability
+that this face is the one speaking, ``models/fusion.py``). The coalitions use the same gate:
+``v(FA)`` is the gated fusion itself, and the voice alone on a face row enters with weight
+1 x g, ``v(A) = softmax(g log p_audio)`` (the audio-only fusion with its one weight gated; at
+g = 1 exactly ``p_audio``, as without the gate; a face_id -1 row is never gated). So a listener
+(g = 0) has ``v(A) = v(∅)`` and ``v(FA) = v(F)``: ``shap_audio = 0`` exactly, and additivity
+holds for every g.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emotion_batch.labels import N_LABELS
-from emotion_batch.models.fusion import FusionParams, fuse_probs, load_default_params
+from emotion_batch.models.fusion import PROB_FLOOR, FusionParams, fuse_probs, load_default_params
 
 
 @dataclass
@@ -38,7 +46,7 @@ class ModalityShapley:
     shap_audio: np.ndarray
     shap_base: np.ndarray
     has_face: np.ndarray  # bool
-    audio_used: np.ndarray  # bool: audio present and speech >= min_speech
+    audio_used: np.ndarray  # bool: audio present, speech >= min_speech, and not a face with speaker_p 0
 
     @property
     def explained(self) -> np.ndarray:
@@ -46,10 +54,11 @@ class ModalityShapley:
 
 
 def modality_shapley(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
-                     fusion_params: FusionParams | None = None) -> ModalityShapley:
+                     fusion_params: FusionParams | None = None, speaker_p=None) -> ModalityShapley:
     """Shapley values of face and voice for the fused probability of each row's predicted label.
 
-    Arguments as ``fusion.fuse_probs`` (N rows; rows of an absent modality may hold NaN)."""
+    Arguments as ``fusion.fuse_probs`` (N rows; rows of an absent modality may hold NaN);
+    ``speaker_p``: the speaker gate per row (None or NaN = 1, ungated)."""
     params = fusion_params or load_default_params()
     v = np.asarray(v_probs, np.float32).reshape(-1, N_LABELS)
     a = np.asarray(a_probs, np.float32).reshape(-1, N_LABELS)
@@ -60,22 +69,38 @@ def modality_shapley(v_probs, a_probs, face_score, face_size_px, speech, has_fac
 
     score, size, sp = (col(x) for x in (face_score, face_size_px, speech))
     face, aud = col(has_face, bool), col(has_audio, bool)
+    gate = np.ones(n, np.float32) if speaker_p is None else np.clip(np.nan_to_num(col(speaker_p), nan=1.0), 0, 1)
+    audio_used = aud & (sp >= params.min_speech) & (~face | (gate > 0))
     off = np.zeros(n, bool)
-    # Coalitions stacked: both, face only, audio only, none.
+    # Coalitions stacked: both, face only, audio only, none. The audio-only coalition keeps the
+    # audio only where the row uses it (a listener's audio is absent from every coalition).
     masks_f = np.concatenate([face, face, off, off])
-    masks_a = np.concatenate([aud, off, aud, off])
+    masks_a = np.concatenate([aud, off, aud & audio_used, off])
     out = fuse_probs(np.tile(v, (4, 1)), np.tile(a, (4, 1)), np.tile(score, 4), np.tile(size, 4),
-                     np.tile(sp, 4), masks_f, masks_a, params=params)
-    fused = out.fused.numpy().reshape(4, n, N_LABELS)
+                     np.tile(sp, 4), masks_f, masks_a, params=params, speaker_p=np.tile(gate, 4))
+    fused = out.fused.numpy().reshape(4, n, N_LABELS).astype(np.float64)
+    fused[2] = _gated_audio_alone(fused[2], a, face & audio_used, gate)
     w_v, w_a = out.w_visual.numpy()[:n], out.w_audio.numpy()[:n]
     usable = (w_v + w_a) > 0
     label = np.where(usable, np.argmax(fused[0], axis=1), -1).astype(np.int64)
-    pick = np.take_along_axis(fused.astype(np.float64), np.maximum(label, 0)[None, :, None], 2)[..., 0]
+    pick = np.take_along_axis(fused, np.maximum(label, 0)[None, :, None], 2)[..., 0]
     v_fa, v_f, v_a, v_0 = pick
-    audio_used = aud & (sp >= params.min_speech)
     s_vis = 0.5 * ((v_f - v_0) + (v_fa - v_a))
     s_aud = 0.5 * ((v_a - v_0) + (v_fa - v_f))
     # Exact zeros by construction (selection in fuse_probs); enforced against float noise.
     s_vis = np.where(face, s_vis, 0.0)
     s_aud = np.where(audio_used, s_aud, 0.0)
     return ModalityShapley(label, v_fa, s_vis, s_aud, v_0, face, audio_used)
+
+
+def _gated_audio_alone(alone: np.ndarray, a: np.ndarray, rows: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """The audio-only coalition of face rows with a gate below 1: softmax(g log p_audio), the
+    audio-alone fusion with its weight gated (module docstring); other rows as fused."""
+    sel = rows & (gate < 1)
+    if sel.any():
+        logp = np.log(np.clip(np.nan_to_num(a[sel].astype(np.float64), nan=1.0 / N_LABELS), PROB_FLOOR, None))
+        z = gate[sel, None] * logp
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        alone = alone.copy()
+        alone[sel] = z / z.sum(axis=1, keepdims=True)
+    return alone

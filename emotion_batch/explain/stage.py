@@ -62,6 +62,7 @@ def attributions(
             face_score=float(x.face_score[i]) if has_face else None, face_size_px=float(side[i]) if has_face else None,
             speech=float(speech[i]), has_audio=has_audio,
             v_probs=x.visual[i] if has_face else None, a_probs=x.audio[i] if has_audio else None,
+            speaker_p=float(timeline.speaker_p[i]) if has_face and np.isfinite(timeline.speaker_p[i]) else None,
         ))
         groups.append(wants_groups(config, s) and (crop is not None or mel is not None))
     return explain(inputs, visual, audio, params, device, groups=np.array(groups, bool))

@@ -26,7 +26,8 @@ class ExplainInput:
     face_id -1); ``logmel``: float32 (64, frames) window of the second (None without audio).
     ``v_probs`` / ``a_probs``: the expert probabilities the timeline used, if known; when None
     they are computed from ``crop`` / ``logmel`` (pass them so that ``label`` equals the
-    timeline's ``emotion``)."""
+    timeline's ``emotion``). ``speaker_p``: the row's speaker gate (None = 1, ungated), as the
+    timeline's fusion used it."""
 
     video_id: str
     face_id: int
@@ -39,6 +40,7 @@ class ExplainInput:
     has_audio: bool
     v_probs: np.ndarray | None = None
     a_probs: np.ndarray | None = None
+    speaker_p: float | None = None
 
 
 def expert_probs(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audio_model: nn.Module | None,
@@ -89,7 +91,7 @@ def explain(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audi
         return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in inputs], np.float32)
 
     ms = modality_shapley(v, a, f32("face_score"), f32("face_size_px"), f32("speech"),
-                          has_face, has_audio, params)
+                          has_face, has_audio, params, speaker_p=f32("speaker_p"))
     sel = np.broadcast_to(np.asarray(groups, bool), (n,)) & ms.explained
     shares = np.full((n, len(GROUP_COLUMNS)), np.nan)
     idx = np.flatnonzero(sel)

@@ -1,8 +1,8 @@
 """What fusion sees and returns, as named columns instead of positional arrays.
 
 `FusionInputs` holds one value per timeline row (N rows); a `Fuser` turns it into `Fused`.
-`make_fusion` builds the reliability-gated fuser of `models/fusion.py`; `visual_only` is the
-fuser used when no audio model is in play.
+`make_fusion` builds the reliability- and speaker-gated fuser of `models/fusion.py`;
+`visual_only` is the fuser used when no audio model is in play.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class FusionInputs:
     speech: np.ndarray  # float32 (N,) voice-activity fraction of the second
     has_face: np.ndarray  # bool (N,)
     has_audio: np.ndarray  # bool (N,)
+    # float32 (N,) probability that the row's face is the one speaking (fusion/speaker.py); it
+    # scales the row's audio weight. NaN (not measured, no face) or None: 1, the ungated fusion.
+    speaker_p: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def make_fusion(params: FusionParams) -> Fuser:
 
     def fuse(x: FusionInputs) -> Fused:
         out = fuse_probs(x.visual, x.audio, x.face_score, x.face_size_px, x.speech, x.has_face, x.has_audio,
-                         params=params)
+                         params=params, speaker_p=x.speaker_p)
         w_v, w_a = out.w_visual.numpy(), out.w_audio.numpy()
         p = out.fused.numpy().astype(np.float32)
         p[(w_v + w_a) <= 0] = np.nan  # neither modality usable: no prediction, not a uniform one

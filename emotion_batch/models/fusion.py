@@ -10,10 +10,21 @@ distribution is the weighted log-linear pool (geometric mean) of the expert dist
 
     fused = softmax(w_v * log p_visual + w_a * log p_audio)
 
+**Speaker gate.** The audio of a second belongs to whoever speaks in it, not to every visible
+face. A per-row ``speaker_p`` in [0, 1] (the probability that this face is the one speaking,
+``fusion/speaker.py``; default 1, NaN = not measured = 1) scales the audio weight of a row that
+has a face and usable audio:
+
+    w_audio' = w_audio * speaker_p,    w_visual' = 1 - w_audio'
+
+so a listener (speaker_p ~ 0) keeps its visual reading, the speaker gets the fused one, and
+speaker_p = 1 is exactly the ungated fusion. Rows without a face ignore speaker_p.
+
 A missing modality is handled exactly, by selection rather than by a limit:
 
 - no face (``has_face`` False): ``fused == p_audio``, ``w_visual = 0``, ``w_audio = 1``;
-- no audio, or speech below ``min_speech``: ``fused == p_visual``, ``w_visual = 1``, ``w_audio = 0``;
+- no audio, speech below ``min_speech``, or a face whose ``speaker_p`` is 0 (the audio is
+  not this face's): ``fused == p_visual``, ``w_visual = 1``, ``w_audio = 0``;
 - neither: ``fused`` uniform (1/7 each), both weights 0.
 
 ``face_size_px`` is the side of the face box (sqrt of its width x height, full-resolution
@@ -107,12 +118,23 @@ class FusionModel(nn.Module):
             a_a=self.a_a.item(), b_speech=self.b_speech.item(), min_speech=self.min_speech,
         )
 
-    def weights(self, face_score, face_size_px, speech, has_face, has_audio) -> tuple[torch.Tensor, torch.Tensor]:
-        """(w_visual, w_audio), each (N,), for the given reliability cues and presence masks."""
+    def _audio_used(self, speech, has_face, has_audio, speaker_p) -> tuple[torch.Tensor, torch.Tensor]:
+        """(audio_used, speaker_p): which rows use their audio (present, speech >= min_speech, and
+        not a face with speaker_p 0) and the gate per row (NaN / None -> 1)."""
+        has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
+        n = has_face.shape[0]
+        gate = torch.ones(n) if speaker_p is None else torch.nan_to_num(_vec(speaker_p, n), nan=1.0).clamp(0, 1)
+        audio_ok = _vec(has_audio, n, torch.bool) & (_vec(speech, n) >= self.min_speech)
+        return audio_ok & (~has_face | (gate > 0)), gate
+
+    def weights(self, face_score, face_size_px, speech, has_face, has_audio,
+                speaker_p=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(w_visual, w_audio), each (N,), for the given reliability cues, presence masks and
+        speaker gate (``speaker_p``: None = 1 for every row)."""
         has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
         n = has_face.shape[0]
         speech = _vec(speech, n)
-        audio_ok = _vec(has_audio, n, torch.bool) & (speech >= self.min_speech)
+        audio_used, gate = self._audio_used(speech, has_face, has_audio, speaker_p)
         score = torch.nan_to_num(_vec(face_score, n), nan=REF_SCORE)
         size = torch.nan_to_num(_vec(face_size_px, n), nan=REF_SIZE_PX).clamp(min=1.0)
         g_v = self.a_v + self.b_score * (_logit(score) - math.log(REF_SCORE / (1 - REF_SCORE))) \
@@ -120,36 +142,42 @@ class FusionModel(nn.Module):
         g_a = self.a_a + self.b_speech * _logit(speech)
         r_v, r_a = torch.sigmoid(g_v), torch.sigmoid(g_a)
         both_w = r_v / (r_v + r_a)
-        zero, one = torch.zeros_like(both_w), torch.ones_like(both_w)
-        w_v = torch.where(has_face & audio_ok, both_w, torch.where(has_face, one, zero))
-        w_a = torch.where(has_face & audio_ok, 1 - both_w, torch.where(audio_ok, one, zero))
+        both_a = (1 - both_w) * gate
+        both_v = torch.where(gate >= 1, both_w, 1 - both_a)  # gate 1: bit for bit the ungated weights
+        zero, one = torch.zeros_like(both_a), torch.ones_like(both_a)
+        both = has_face & audio_used
+        w_v = torch.where(both, both_v, torch.where(has_face, one, zero))
+        w_a = torch.where(both, both_a, torch.where(audio_used, one, zero))
         return w_v, w_a
 
-    def fuse_probs(self, v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio) -> FusionOutput:
-        """Fuse precomputed expert probabilities (rows of an absent modality are ignored, may be NaN)."""
+    def fuse_probs(self, v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
+                   speaker_p=None) -> FusionOutput:
+        """Fuse precomputed expert probabilities (rows of an absent modality are ignored, may be
+        NaN); ``speaker_p`` gates each face row's audio weight (module docstring)."""
         v = torch.as_tensor(v_probs, dtype=torch.float32).reshape(-1, N_LABELS)
         a = torch.as_tensor(a_probs, dtype=torch.float32).reshape(-1, N_LABELS)
         n = v.shape[0]
         has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
         has_audio = _vec(has_audio, n, torch.bool)
-        w_v, w_a = self.weights(face_score, face_size_px, speech, has_face, has_audio)
-        audio_ok = has_audio & (_vec(speech, n) >= self.min_speech)
+        w_v, w_a = self.weights(face_score, face_size_px, speech, has_face, has_audio, speaker_p)
+        audio_used, _ = self._audio_used(speech, has_face, has_audio, speaker_p)
         uniform = torch.full_like(v, 1.0 / N_LABELS)
         v_safe = torch.where(has_face[:, None], torch.nan_to_num(v, nan=1.0 / N_LABELS), uniform)
-        a_safe = torch.where(audio_ok[:, None], torch.nan_to_num(a, nan=1.0 / N_LABELS), uniform)
+        a_safe = torch.where(audio_used[:, None], torch.nan_to_num(a, nan=1.0 / N_LABELS), uniform)
         pooled = torch.softmax(
             w_v[:, None] * torch.log(v_safe.clamp(min=PROB_FLOOR))
             + w_a[:, None] * torch.log(a_safe.clamp(min=PROB_FLOOR)),
             dim=1,
         )
         fused = torch.where(
-            (has_face & audio_ok)[:, None],
+            (has_face & audio_used)[:, None],
             pooled,
-            torch.where(has_face[:, None], v_safe, torch.where(audio_ok[:, None], a_safe, uniform)),
+            torch.where(has_face[:, None], v_safe, torch.where(audio_used[:, None], a_safe, uniform)),
         )
         nan = torch.full_like(v, float("nan"))
         # The expert outputs are reported wherever their input exists (audio even when its
-        # speech fraction is too low to be used): the timeline shows what each expert said.
+        # speech fraction is too low to be used, or the face is not the one speaking): the
+        # timeline shows what each expert said.
         return FusionOutput(
             fused=fused,
             visual=torch.where(has_face[:, None], v, nan),
@@ -158,7 +186,8 @@ class FusionModel(nn.Module):
             w_audio=w_a,
         )
 
-    def forward(self, face_crops, logmel, face_score, face_size_px, speech, has_face, has_audio) -> FusionOutput:
+    def forward(self, face_crops, logmel, face_score, face_size_px, speech, has_face, has_audio,
+                speaker_p=None) -> FusionOutput:
         """Run the experts on the rows that have their modality, then ``fuse_probs``.
 
         face_crops (N, 1, 64, 64) or None; logmel (N, 64, frames) or None; rows whose mask is
@@ -178,15 +207,15 @@ class FusionModel(nn.Module):
                 v[has_face] = self.visual_model(face_crops[has_face]).float().cpu()
             if has_audio.any():
                 a[has_audio] = self.audio_model(logmel[has_audio]).float().cpu()
-        return self.fuse_probs(v, a, face_score, face_size_px, speech, has_face, has_audio)
+        return self.fuse_probs(v, a, face_score, face_size_px, speech, has_face, has_audio, speaker_p)
 
 
 def fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
-               params: FusionParams | None = None) -> FusionOutput:
+               params: FusionParams | None = None, speaker_p=None) -> FusionOutput:
     """Functional form for callers without the experts (pipeline batching, explainer masking)."""
     model = FusionModel(None, None, params or load_default_params())
     with torch.no_grad():
-        return model.fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio)
+        return model.fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio, speaker_p)
 
 
 def load_default_params() -> FusionParams:

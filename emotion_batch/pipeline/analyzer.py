@@ -38,6 +38,7 @@ from emotion_batch.errors import one_line_error
 from emotion_batch.explain.select import wants_groups
 from emotion_batch.explain.stage import BestCrops, attributions
 from emotion_batch.fusion.fuse import make_fusion
+from emotion_batch.fusion.speaker import load_speaker_gate
 from emotion_batch.fusion.timeline import Timeline, TimelineBuilder
 from emotion_batch.media import (
     DecodeReport, FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, media_warning, probe,
@@ -52,7 +53,7 @@ from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.pipeline.version import model_version
 from emotion_batch.models.runtime import Runtime
 from emotion_batch.schemas import STAGES
-from emotion_batch.sync import SyncAnalysis, SyncResult, analyze_sync
+from emotion_batch.sync import SPEAKING_AT_ZERO, SyncAnalysis, SyncResult, analyze_sync
 from emotion_batch.timing import StageTimer
 from emotion_batch.vision.align import align_faces_batch, to_model_input
 from emotion_batch.vision.detect import FaceDetector, FrameFaces
@@ -184,7 +185,7 @@ class VideoAnalyzer:
             attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
                                 self.fusion_params, self.device, c)
         self._report("explain", attr)
-        result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync.result,
+        result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync,
                               dict(timer.seconds, total=time.perf_counter() - t_start))
         result.warning = media_warning(info, decoded, end)
         return result
@@ -255,10 +256,11 @@ class VideoAnalyzer:
             k += n
 
     def _sync(self, info: MediaInfo, mouths: TrackLog, start_s: float, end_s: float) -> SyncAnalysis:
-        """A/V offset by DTW of mouth motion against the audio, and speaking scores (see sync/)."""
+        """A/V offset by DTW of mouth motion against the audio, and a speaking score for every
+        (face, second), tracks seen once included (see sync/)."""
         if not info.has_audio:
             return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
-        return analyze_sync(info, mouths.tracks(), None, max_shift_s=self.config.max_av_shift_s,
+        return analyze_sync(info, mouths.tracks(min_obs=1), None, max_shift_s=self.config.max_av_shift_s,
                             duration_s=end_s, start_s=start_s)
 
     def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
@@ -269,13 +271,18 @@ class VideoAnalyzer:
 
     def _timeline(self, builder: TimelineBuilder, seconds: range, info: MediaInfo, audio: SecondAudio,
                   sync: SyncAnalysis) -> Timeline:
+        """Rows fused under the speaker gate: each face's audio weight scaled by its speaker_p."""
         speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
-        return builder.build(seconds, info.duration_s, audio=audio, fuse=self.fuse, speaking=speaking)
+        return builder.build(seconds, info.duration_s, audio=audio, fuse=self.fuse, speaking=speaking,
+                             gate=load_speaker_gate(), min_speech=self.fusion_params.min_speech)
 
     @staticmethod
     def _result(video_id: str, path: str, info: MediaInfo, builder: TimelineBuilder, timeline: pa.Table,
-                attr: pa.Table, sync: SyncResult, timings: dict[str, float]) -> VideoResult:
+                attr: pa.Table, analysis: SyncAnalysis, timings: dict[str, float]) -> VideoResult:
+        sync = analysis.result
         method = sync.method if sync.method != "container" else f"container ({sync.reason})"
+        if analysis.speaking_at == SPEAKING_AT_ZERO:
+            method += f"; speaking at {SPEAKING_AT_ZERO}"
         return VideoResult(
             video_id, path, "ok", None, info, timeline, attr,
             faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),

@@ -2,13 +2,15 @@
 offset of the best-matching face and every face's per-second speaking scores.
 
 `analyze_sync` takes the probe's `MediaInfo` and the face tracks' mouth boxes
-(`vision.mouths.TrackLog.tracks()`):
+(`vision.mouths.TrackLog.tracks()`), in two passes:
+
+Pass 1, the offset:
 
 1. Windows (`choose_windows`): all of a video up to ``window_s * max_windows`` long, else
    ``max_windows`` windows spread over it, one per equal part, placed where faces and sound
    overlap most. A 20 s window holds ~50 syllables, plenty for a +-1 s DTW band; spreading 8 of
-   them still measures drift over the whole file, while the extra decode is capped at 160 s of
-   video whatever the length.
+   them still measures drift over the whole file, while the decode for the offset is capped at
+   160 s of video whatever the length.
 2. Signals (`sync.signals`): the windows' frames at full rate (<= 30 fps), downscaled in the
    decoder, in chunks of 32, through `media.windows.WindowReader`, which reuses the probe's frame
    index (the file is not indexed again); mouth motion per face and audio activity, as one
@@ -16,17 +18,30 @@ offset of the best-matching face and every face's per-second speaking scores.
    per window (+- max_shift_s), which keeps memory bounded for hour-long files.
 3. Information checks in physical units, before z-normalisation hides them, then the offset
    (`sync.offset`) of each moving face; the most confident one is the speaker the result names.
-4. Speaking scores (`sync.speakers`) of every face against the audio aligned by that offset.
+
+Pass 2, who speaks, everywhere (`speaking_windows`, `sync.speakers`): every second in which a
+face is seen gets a speaking score, over the whole video or segment. The windows of pass 1 are
+reused as they are; the seconds with a face that they do not cover are walked in order in
+stretches of at most ``window_s`` (+1 s of context each side, the half-width of the speaking
+window), each decoded, scored against the audio aligned by the offset found and dropped before
+the next: memory is one window's signals whatever the length. When pass 1 fell back to the
+container clock (no offset measured), the scores are measured at offset 0 and
+`SyncAnalysis.speaking_at` says so. Seconds with no face need nothing, so stretches without faces
+are not decoded. `sync.speakers.fill_scores` defines the score of a second whose window is too
+short to measure (nearest measured second of the same face; 0 where nothing is measurable).
 
 Fallback: no audio stream, no face track, silent audio, a static mouth, or any of `sync.offset`'s
-reasons -> offset 0, confidence 0, method ``container`` with the reason.
+reasons -> offset 0, confidence 0, method ``container`` with the reason (scores still measured,
+at offset 0, except without an audio stream or a face track).
 `SyncAnalysis.timings` splits the stage into decoding (frames and per-window audio) and the rest
-(alignment: signals, DTW, refinement, drift fit, speaking scores), in wall and CPU seconds.
+(alignment: signals, DTW, refinement, drift fit) for pass 1 (``decode_s``, ``align_s``) and
+pass 2 (``speaking_decode_s``, ``speaking_align_s``: the cost of scores everywhere), in wall
+and CPU (``*_cpu_s``) seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,7 +50,7 @@ from emotion_batch.media import AudioClip, MediaInfo, read_audio
 from emotion_batch.media.windows import WindowReader
 from emotion_batch.sync.offset import SignalPiece, SyncResult, estimate_offset_pieces
 from emotion_batch.sync.signals import RATE_HZ, AudioEnvelope, MotionAccumulator, uniform_grid
-from emotion_batch.sync.speakers import speaker_scores
+from emotion_batch.sync.speakers import SPEAKING_WINDOW_S, fill_scores, speaker_scores
 from emotion_batch.timing import StageTimer
 
 _SILENT_RMS = 10 ** (-55 / 20)  # speech-band RMS (full scale = 1) below which audio is silent
@@ -43,16 +58,22 @@ _STATIC_MOTION = 0.35  # gray levels of mouth motion (p95 - median) below which 
 
 Tracks = Mapping[int, tuple[np.ndarray, np.ndarray]]  # face_id -> (times, full-res mouth boxes)
 
+SPEAKING_AT_OFFSET = "dtw offset"  # scores measured against the audio aligned by the offset found
+SPEAKING_AT_ZERO = "offset 0"  # sync fell back to the container clock: scores at offset 0
+
 
 @dataclass(frozen=True)
 class SyncAnalysis:
     result: SyncResult
-    speaking: dict[int, dict[int, float]]  # face_id -> {second: score in [0, 1]}, analysed seconds only
-    windows: Sequence[tuple[float, float]]  # video stretches whose frames were decoded at full rate
-    timings: dict[str, float] = field(default_factory=dict)  # decode_s / align_s: wall, *_cpu_s: CPU
+    speaking: dict[int, dict[int, float]]  # face_id -> {second: score in [0, 1]}, every second the face is seen
+    windows: Sequence[tuple[float, float]]  # pass 1: video stretches decoded at full rate for the offset
+    timings: dict[str, float] = field(default_factory=dict)  # *_s: wall, *_cpu_s: CPU (module docstring)
+    speaking_at: str = ""  # SPEAKING_AT_OFFSET | SPEAKING_AT_ZERO; "" when no score was measured
+    speaking_windows: Sequence[tuple[float, float]] = ()  # pass 2: stretches decoded for scores only
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(self.windows))
+        object.__setattr__(self, "speaking_windows", tuple(self.speaking_windows))
 
     def speaking_score(self, face_id: int, second: int) -> float | None:
         return self.speaking.get(face_id, {}).get(second)
@@ -66,7 +87,7 @@ class WindowSignals:
     audio: np.ndarray  # audio activity at the grid times (not yet aligned)
     frame_period: float  # median video frame period in the window, s
     envelope: AudioEnvelope  # the window's audio, to query again at aligned times
-    mouths: Mapping[int, np.ndarray]  # face_id -> mouth motion on the grid
+    mouths: Mapping[int, np.ndarray]  # face_id -> mouth motion on the grid, for the tracks seen near the window
 
     def piece(self, face_id: int) -> SignalPiece:
         return SignalPiece(self.grid, self.mouths[face_id], self.audio)
@@ -91,42 +112,106 @@ def choose_windows(duration: float, coverage: np.ndarray, window_s: float, max_w
     return out
 
 
+def face_seconds(tracks: Tracks, start_s: float = 0.0, end_s: float = np.inf) -> dict[int, np.ndarray]:
+    """face_id -> the sorted seconds (floor of the observation times) in which the face is seen,
+    within [start_s, end_s): the seconds that need a speaking score."""
+    out = {}
+    for fid, (t_obs, _) in tracks.items():
+        t = np.asarray(t_obs, np.float64)
+        out[fid] = np.unique(np.floor(t[(t >= start_s) & (t < end_s)]).astype(np.int64))
+    return out
+
+
+def _holds(w0: float, w1: float, end: float, second: int) -> bool:
+    """Whether window [w0, w1) scores `second`: it holds the second's middle, or the second is
+    the last one of the stretch (its middle past `end`, the last window's end) and starts in it."""
+    mid = second + 0.5
+    return w0 <= mid < w1 or (w1 >= end and w0 <= second < w1 <= mid)
+
+
+def speaking_windows(needed: Sequence[int] | np.ndarray, done: Sequence[tuple[float, float]],
+                     window_s: float, join_s: int = 3) -> list[tuple[float, float]]:
+    """Pass 2's stretches [a, b) (whole seconds) that cover the needed seconds not already in a
+    `done` window (a second belongs to the window holding its middle, see `_holds`); needed
+    seconds at most
+    `join_s` apart are decoded together (their +-1 s of context would touch anyway), and a
+    stretch is at most `window_s` long."""
+    secs = np.asarray(sorted(set(int(s) for s in needed)), np.int64)
+    end = max((b for _, b in done), default=-np.inf)
+    inside = np.array([any(_holds(w0, w1, end, s) for w0, w1 in done) for s in secs.tolist()], bool)
+    todo = secs[~inside] if len(secs) else secs
+    out: list[tuple[float, float]] = []
+    step = max(1, int(window_s))
+    for s in todo.tolist():
+        if out and s - (out[-1][1] - 1) <= join_s and s + 1 - out[-1][0] <= step:
+            out[-1] = (out[-1][0], float(s + 1))
+        else:
+            out.append((float(s), float(s + 1)))
+    return out
+
+
 def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None, max_shift_s: float = 1.0,
                  window_s: float = 20.0, max_windows: int | None = 8, segment_s: float = 10.0,
-                 min_confidence: float = 0.3, duration_s: float | None = None, start_s: float = 0.0) -> SyncAnalysis:
+                 min_confidence: float = 0.3, duration_s: float | None = None, start_s: float = 0.0,
+                 speaking: bool = True) -> SyncAnalysis:
     """A/V offset of one video plus per-second speaking scores of its face tracks (module docstring).
 
-    tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``).
-    audio: the file's audio if already decoded (``media.read_audio(info.path)``); None reads each
-    window's audio from the file (no audio stream -> container fallback). The time segment
-    [start_s, duration_s) is analysed (default: up to just after the last track observation).
-    max_windows=None decodes every window, e.g. to get speaking scores everywhere. Memory: one
-    chunk of small frames plus the 100 Hz signals of the windows.
+    tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``);
+    a track seen once still gets scores (its box is held +- 0.2 s). audio: the file's audio if
+    already decoded (``media.read_audio(info.path)``); None reads each window's audio from the
+    file (no audio stream -> container fallback). The time segment [start_s, duration_s) is
+    analysed (default: up to just after the last track observation). speaking=False skips
+    pass 2 (scores then only inside the pass-1 windows). Memory: one chunk of small frames plus
+    the 100 Hz signals of the pass-1 windows and of one pass-2 window.
     """
     if audio is not None and len(audio.samples) == 0:
         audio = None
     if audio is None and not info.has_audio:
         return SyncAnalysis(SyncResult.container("no audio stream"), {}, ())
-    tracks = {k: v for k, v in tracks.items() if len(v[0]) >= 2}
+    tracks = {k: v for k, v in tracks.items() if len(v[0]) >= 1}
     if not tracks:
         return SyncAnalysis(SyncResult.container("no face track"), {}, ())
-    timer = StageTimer(("sync", "decode"))
-    with timer("sync"):
-        whole = AudioEnvelope(audio) if audio is not None else None
-        windows = _place_windows(tracks, whole, start_s, duration_s, window_s, max_windows)
-        signals = _window_signals(info, tracks, windows, whole, max_shift_s + 0.2, timer)
-        analysis = _sync_from_signals(tracks, windows, signals, max_shift_s, segment_s, min_confidence)
-    d, dc = timer.wall["decode"], timer.cpu["decode"]
-    timings = {"decode_s": d, "align_s": timer.wall["sync"] - d, "decode_cpu_s": dc,
-               "align_cpu_s": timer.cpu["sync"] - dc}
-    return replace(analysis, timings=timings)
+    end = duration_s if duration_s is not None else max(float(v[0][-1]) for v in tracks.values()) + 0.5
+    timer = StageTimer(("sync", "decode", "speaking", "speaking_decode"))
+    whole = AudioEnvelope(audio) if audio is not None else None
+    reader = None
+    try:
+        with timer("sync"):
+            with timer("decode"):
+                reader = WindowReader(info, min(float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()))
+            windows = _place_windows(tracks, whole, start_s, end, window_s, max_windows)
+            signals = list(_signals(info, reader, tracks, windows, whole, max_shift_s + 0.2, timer, "decode"))
+            best = _offset(tracks, signals, max_shift_s, segment_s, min_confidence)
+            analysis = SyncAnalysis(best, _scores(tracks, signals, best), windows, speaking_at=_speaking_at(best))
+            del signals
+        if speaking:
+            with timer("speaking"):
+                analysis = _speaking_everywhere(info, reader, tracks, analysis, whole, start_s, end, window_s,
+                                                max_shift_s + 0.2, timer)
+    finally:
+        if reader is not None:
+            reader.close()
+    return replace(analysis, timings=_timings(timer))
 
 
-def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, start_s: float, duration_s: float | None,
+def _speaking_at(best: SyncResult) -> str:
+    return SPEAKING_AT_ZERO if best.method == "container" else SPEAKING_AT_OFFSET
+
+
+def _timings(timer: StageTimer) -> dict[str, float]:
+    """decode / align seconds (wall and CPU) of pass 1 and of pass 2 (prefix ``speaking_``)."""
+    out = {}
+    for prefix, total, dec in (("", "sync", "decode"), ("speaking_", "speaking", "speaking_decode")):
+        for unit, d in (("", timer.wall), ("_cpu", timer.cpu)):
+            out[f"{prefix}decode{unit}_s"] = d[dec]
+            out[f"{prefix}align{unit}_s"] = max(0.0, d[total] - d[dec])
+    return out
+
+
+def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, start_s: float, end: float,
                    window_s: float, max_windows: int | None) -> list[tuple[float, float]]:
     """choose_windows on the segment [start_s, end), scoring seconds with a face (and, when the
     whole audio is at hand, sound) as the coverage."""
-    end = duration_s if duration_s is not None else max(float(v[0][-1]) for v in tracks.values()) + 0.5
     span = max(0.0, end - start_s)
     sec = start_s + np.arange(int(np.ceil(span)))
     cover = np.zeros(len(sec))
@@ -137,40 +222,36 @@ def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, start_s: float, 
     return [(start_s + a, start_s + b) for a, b in choose_windows(span, cover, window_s, max_windows)]
 
 
-def _window_signals(info: MediaInfo, tracks: Tracks, windows: Sequence[tuple[float, float]],
-                    whole: AudioEnvelope | None, pad: float, timer: StageTimer) -> list[WindowSignals]:
+def _signals(info: MediaInfo, reader: WindowReader, tracks: Tracks, windows: Sequence[tuple[float, float]],
+             whole: AudioEnvelope | None, pad: float, timer: StageTimer, stage: str) -> Iterator[WindowSignals]:
     """Decode each window (frames downscaled; its audio +- pad unless `whole` is given) into its
-    signals; windows shorter than two grid steps are skipped."""
-    widths = [float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()]
-    with timer("decode"):
-        reader = WindowReader(info, min(widths))
-    out = []
-    try:
-        for w0, w1 in windows:
-            acc = _mouth_motion(reader, tracks, w0, w1, timer)
-            grid = uniform_grid(w0, w1)
-            if len(grid) < 2:
-                continue
-            if whole is None:
-                with timer("decode"):
-                    clip = read_audio(info.path, max(0.0, w0 - pad), w1 + pad)
-                env = AudioEnvelope(clip)
-            else:
-                env = whole
-            period = acc.frame_period()
-            mouths = {fid: acc.signal(fid, grid) for fid in tracks}
-            out.append(WindowSignals(grid, env.activity(grid, period), period, env, mouths))
-    finally:
-        reader.close()
-    return out
+    signals, one window at a time (a generator: the caller decides what it keeps); windows
+    shorter than two grid steps are skipped. Decoding is timed under `stage`."""
+    for w0, w1 in windows:
+        # only the tracks seen near the window (boxes are interpolated over gaps <= 1 s)
+        near = {fid: v for fid, v in tracks.items() if v[0][0] <= w1 + 1.0 and v[0][-1] >= w0 - 1.0}
+        acc = _mouth_motion(reader, near, w0, w1, timer, stage)
+        grid = uniform_grid(w0, w1)
+        if len(grid) < 2:
+            continue
+        if whole is None:
+            with timer(stage):
+                clip = read_audio(info.path, max(0.0, w0 - pad), w1 + pad)
+            env = AudioEnvelope(clip)
+        else:
+            env = whole
+        period = acc.frame_period()
+        mouths = {fid: acc.signal(fid, grid) for fid in near}
+        yield WindowSignals(grid, env.activity(grid, period), period, env, mouths)
 
 
-def _mouth_motion(reader: WindowReader, tracks: Tracks, t0: float, t1: float, timer: StageTimer) -> MotionAccumulator:
+def _mouth_motion(reader: WindowReader, tracks: Tracks, t0: float, t1: float, timer: StageTimer,
+                  stage: str) -> MotionAccumulator:
     """Mouth motion of every track over the frames starting in [t0, t1), decoding timed apart."""
     acc = MotionAccumulator(tracks, reader.scale)
     chunks = reader.frames(t0, t1)
     while True:
-        with timer("decode"):
+        with timer(stage):
             item = next(chunks, None)
         if item is None:
             return acc
@@ -183,31 +264,63 @@ def _moves(motion: np.ndarray) -> bool:
                 and np.nanpercentile(motion, 95) - np.nanmedian(motion) > _STATIC_MOTION)
 
 
-def _sync_from_signals(tracks: Tracks, windows: Sequence[tuple[float, float]], signals: Sequence[WindowSignals],
-                       max_shift_s: float, segment_s: float, min_confidence: float) -> SyncAnalysis:
+def _offset(tracks: Tracks, signals: Sequence[WindowSignals], max_shift_s: float, segment_s: float,
+            min_confidence: float) -> SyncResult:
+    """The offset of the most confident moving face, or the container fallback with its reason."""
+    if not signals:
+        return SyncResult.container("signals too short (no window of two grid steps)")
     # Information checks in physical units, before z-normalisation hides them.
     if not any(np.nanmax(np.nan_to_num(s.envelope.rms(s.grid), nan=0.0)) > _SILENT_RMS for s in signals):
-        return SyncAnalysis(SyncResult.container("silent audio"), {}, windows)
-    moving = [fid for fid in tracks if any(_moves(s.mouths[fid]) for s in signals)]
+        return SyncResult.container("silent audio")
+    moving = [fid for fid in tracks if any(fid in s.mouths and _moves(s.mouths[fid]) for s in signals)]
     if not moving:
-        return SyncAnalysis(SyncResult.container("static mouth (no visible speech motion)"), {}, windows)
+        return SyncResult.container("static mouth (no visible speech motion)")
     best: SyncResult | None = None
     for fid in moving:
-        r = estimate_offset_pieces([s.piece(fid) for s in signals], RATE_HZ, max_shift_s, segment_s, min_confidence)
+        r = estimate_offset_pieces([s.piece(fid) for s in signals if fid in s.mouths], RATE_HZ, max_shift_s,
+                                   segment_s, min_confidence)
         if r.method != "container":
             r = replace(r, speaker=fid)
         if best is None or r.confidence > best.confidence:
             best = r
-    return SyncAnalysis(best, _speaking(tracks, signals, best), windows)
+    return best
 
 
-def _speaking(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) -> dict[int, dict[int, float]]:
-    """Speaking scores of every track in every window, against the audio aligned by `best`."""
+def _window_scores(s: WindowSignals, best: SyncResult) -> dict[int, dict[int, float]]:
+    """Speaking scores of every track in one window, against the audio aligned by `best`
+    (offset 0 for the container fallback); 0 in seconds without audible sound in their window or
+    with a static mouth (the same test as pass 1's)."""
+    at = best.audio_time(s.grid)
+    aligned = s.envelope.activity(at, s.frame_period)
+    audible = np.nan_to_num(s.envelope.rms(at), nan=0.0) > _SILENT_RMS
+    return speaker_scores(s.mouths, aligned, RATE_HZ, float(s.grid[0]), audible=audible, min_motion=_STATIC_MOTION)
+
+
+def _scores(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) -> dict[int, dict[int, float]]:
+    """Pass 1's scores: every track in every window, each second taken from the window that
+    holds its middle."""
     speaking: dict[int, dict[int, float]] = {k: {} for k in tracks}
-    if best.method == "container":
-        return speaking
-    for s in signals:
-        aligned = s.envelope.activity(best.audio_time(s.grid), s.frame_period)
-        for fid, d in speaker_scores(s.mouths, aligned, RATE_HZ, float(s.grid[0])).items():
-            speaking[fid].update(d)
+    bounds = [(float(s.grid[0]), float(s.grid[-1]) + 1 / RATE_HZ) for s in signals]
+    end = max((b for _, b in bounds), default=-np.inf)
+    for s, (w0, w1) in zip(signals, bounds):
+        for fid, d in _window_scores(s, best).items():
+            speaking[fid].update({sec: v for sec, v in d.items() if _holds(w0, w1, end, sec)})
     return speaking
+
+
+def _speaking_everywhere(info: MediaInfo, reader: WindowReader, tracks: Tracks, pass1: SyncAnalysis,
+                         whole: AudioEnvelope | None, start_s: float, end: float, window_s: float, pad: float,
+                         timer: StageTimer) -> SyncAnalysis:
+    """Pass 2 (module docstring): scores for every second in which a face is seen; each window's
+    signals are dropped once scored."""
+    needed = face_seconds(tracks, start_s, end)
+    todo = speaking_windows(np.concatenate([np.zeros(0, np.int64), *needed.values()]), pass1.windows, window_s)
+    half = SPEAKING_WINDOW_S / 2
+    speaking = {fid: dict(d) for fid, d in pass1.speaking.items()}
+    for a, b in todo:
+        for s in _signals(info, reader, tracks, [(max(0.0, a - half), b + half)], whole, pad, timer,
+                          "speaking_decode"):
+            for fid, d in _window_scores(s, pass1.result).items():
+                speaking[fid].update({sec: v for sec, v in d.items() if a <= sec < b})
+    filled = {fid: fill_scores(speaking.get(fid, {}), secs) for fid, secs in needed.items()}
+    return replace(pass1, speaking=filled, speaking_windows=todo)

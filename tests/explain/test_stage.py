@@ -33,10 +33,15 @@ def test_attributions_per_mode(speech_video, mode):
     assert [(r["face_id"], r["second"], r["label"]) for r in rows] == predicted  # same rows, same label
     for r in rows:
         assert r["shap_visual"] + r["shap_audio"] + r["shap_base"] == pytest.approx(r["p_label"], abs=1e-5)
-    with_groups = [r["second"] for r in rows if r["g_mouth_jaw"] is not None]
-    expected = {"all": [r["second"] for r in rows], "sample": [r["second"] for r in rows if r["second"] % 2 == 0],
-                "none": []}[mode]
+    # the still face and the voice's face_id -1 rows (the face does not speak): face groups on
+    # the face rows, audio groups on the rows whose audio fusion uses
+    with_groups = [(r["face_id"], r["second"]) for r in rows
+                   if r["g_mouth_jaw"] is not None or r["g_audio_low"] is not None]
+    keys = [(r["face_id"], r["second"]) for r in rows]
+    expected = {"all": keys, "sample": [k for k in keys if k[1] % 2 == 0], "none": []}[mode]
     assert with_groups == expected
+    assert all((r["g_mouth_jaw"] is not None) == (r["face_id"] >= 0) for r in rows if (r["face_id"], r["second"])
+               in expected)
     for r in rows:
         if r["g_mouth_jaw"] is not None:
             face = [r[f"g_{g}"] for g in ("brows_eyes", "nose_cheeks", "mouth_jaw", "face_rest")]

@@ -144,3 +144,54 @@ def test_default_params_file_matches_the_rule():
     assert p.a_a == pytest.approx(np.log(src["audio_accuracy"] / (1 - src["audio_accuracy"])))
     out = fuse_probs(_probs(1, 1), _probs(1, 2), 0.99, 64.0, 1.0, [True], [True])
     assert 0 < float(out.w_visual[0]) < 1
+
+
+# ------------------------------------------------------------------ speaker gate
+
+def _both(n, seed=0):
+    c = _cues(n, seed)
+    c["speech"] = 0.3 + 0.7 * c["speech"]  # usable speech on every row
+    return _probs(n, seed + 20), _probs(n, seed + 21), c, torch.ones(n, dtype=torch.bool)
+
+
+def test_gate_of_one_or_unmeasured_is_exactly_the_ungated_fusion(fusion):
+    v, a, c, yes = _both(16)
+    plain = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes)
+    for p in (torch.ones(16), torch.full((16,), float("nan")), None):
+        gated = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes, speaker_p=p)
+        assert torch.equal(gated.fused, plain.fused)
+        assert torch.equal(gated.w_visual, plain.w_visual) and torch.equal(gated.w_audio, plain.w_audio)
+
+
+def test_gate_scales_the_audio_weight(fusion):
+    v, a, c, yes = _both(16, 1)
+    plain = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes)
+    p = torch.linspace(0.05, 0.95, 16)
+    gated = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes, speaker_p=p)
+    assert torch.allclose(gated.w_audio, plain.w_audio * p, atol=1e-6)
+    assert torch.allclose(gated.w_visual + gated.w_audio, torch.ones(16), atol=1e-6)
+    # the fused reading moves from the visual expert towards the pooled one as p grows
+    lo = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes, speaker_p=torch.full((16,), 0.01))
+    d = lambda out: (out.fused - v).abs().sum(1)  # noqa: E731
+    assert (d(lo) < d(plain)).all() and (d(lo) < 0.1).all()
+
+
+def test_listener_gets_exactly_its_visual_reading(fusion):
+    v, a, c, yes = _both(16, 2)
+    out = fusion.fuse_probs(v, a, **c, has_face=yes, has_audio=yes, speaker_p=torch.zeros(16))
+    assert torch.equal(out.fused, v)  # selection, not a limit
+    assert torch.equal(out.w_visual, torch.ones(16)) and torch.equal(out.w_audio, torch.zeros(16))
+    assert torch.equal(out.audio, a)  # what the audio expert said is still reported
+
+
+def test_rows_without_a_face_ignore_the_gate(fusion):
+    v, a, c, yes = _both(8, 3)
+    no = torch.zeros(8, dtype=torch.bool)
+    out = fusion.fuse_probs(v, a, **c, has_face=no, has_audio=yes, speaker_p=torch.zeros(8))
+    assert torch.equal(out.fused, a) and torch.equal(out.w_audio, torch.ones(8))
+
+
+def test_functional_form_takes_the_gate():
+    v, a = _probs(2, 30), _probs(2, 31)
+    out = fuse_probs(v, a, 0.99, 64.0, 1.0, [True, True], [True, True], speaker_p=[0.0, 1.0])
+    assert torch.equal(out.fused[0], v[0]) and 0 < float(out.w_audio[1]) < 1

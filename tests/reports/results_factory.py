@@ -31,6 +31,7 @@ XSS_NAME = "<script>alert(1)</script>.mp4"  # a path: "/" splits it, so also XSS
 XSS_FILE = "gone & <img src=x onerror=alert(2)>.mp4"  # a valid file name
 FAIL_ERROR = "DecodeError: <b>moov atom not found</b> & more"
 MODEL = "test-model-1"
+NO_FACE_TITLE = "No face / voice (audio-only rows)"  # the report's title of the face_id -1 rows
 
 
 def load(path: str | Path):
@@ -50,7 +51,12 @@ def _probs(rng: np.random.Generator, n: int, bias: int) -> np.ndarray:
     return (e / e.sum(1, keepdims=True)).astype(np.float32)
 
 
-def timeline_rows(video_id: str, seconds: int, faces, audio: bool, seed: int) -> pa.Table:
+def timeline_rows(video_id: str, seconds: int, faces, audio: bool, seed: int, silent_faces=()) -> pa.Table:
+    """Rows of one video. With audio, faces take turns speaking in 10 s stretches (face k in
+    the stretches where (second // 10 + k) is even) unless listed in `silent_faces`; the
+    speaking face carries the voice (speaker_p 0.9, voice_owner), the others listen (0.05);
+    no-face rows carry the voice of their seconds. Deterministic: the random draws are those
+    of the tables before these columns existed."""
     rng = np.random.default_rng(seed)
     parts = []
     covered = np.zeros(seconds, bool)
@@ -82,6 +88,9 @@ def timeline_rows(video_id: str, seconds: int, faces, audio: bool, seed: int) ->
             "speech": rng.uniform(0, 1, n) if audio else np.zeros(n),
             "speaking": rng.uniform(0, 1, n) if audio else None,
         }
+        talks = ((secs // 10 + k) % 2 == 0) & (face not in silent_faces)
+        cols["speaker_p"] = np.where(talks, 0.9, 0.05) if audio and face != NO_FACE else None
+        cols["voice_owner"] = (talks if face != NO_FACE else np.ones(n, bool)) & audio
         for name, arr in (("p", p), ("v", v), ("a", a)):
             for j, c in enumerate(prob_columns(name)):
                 cols[c] = arr[:, j]
@@ -136,8 +145,8 @@ def manifest_row(video_id: str, path: str, **over) -> pa.Table:
 
 
 def add_video(store, video_id, path, seconds=60, faces=(0,), audio=True, explain=True,
-              seed=0, **manifest):
-    tl = timeline_rows(video_id, seconds, faces, audio, seed)
+              seed=0, silent_faces=(), **manifest):
+    tl = timeline_rows(video_id, seconds, faces, audio, seed, silent_faces)
     store.write("timelines", video_id, tl, MODEL)
     if explain:
         face_rows = tl.filter(pa.compute.not_equal(tl["face_id"], NO_FACE))

@@ -129,7 +129,8 @@ def test_failed_video_page(site):
 
 def test_missing_audio_and_attributions_say_so(site):
     text = Page(_page(site, "xss")).all_text()
-    assert "no audio expert output" in text
+    assert "the video has no audio track" in text and "no audio expert output" not in text
+    assert "When this face speaks" in text and "not measured (no audio track" in text
     assert text.count("not computed") == 2  # modality of face 0 + feature groups
     full = Page(_page(site, "b"))  # attributions exist for the faces, not the no-face rows
     assert full.all_text().count("not computed") == 1
@@ -252,3 +253,71 @@ def test_duplicate_rows_are_listed_with_their_original(tmp_path):
     assert "1 ok, 0 failed, 1 duplicate" in text and "same content as /in/a.mp4" in text
     page = Page(index.parent / "videos" / page_name(did)).all_text()
     assert "Same content as /in/a.mp4" in page and "No timeline rows" in page
+
+
+# ------------------------------------------------------------------ who speaks
+
+def _face_section(doc_text: str, face: str) -> str:
+    """The visible text of one face's section (up to the next face or the end of the faces)."""
+    start = doc_text.index(face)
+    ends = [doc_text.find(m, start + len(face)) for m in ("Face ", F.NO_FACE_TITLE, "Feature-group")]
+    return doc_text[start: min(e for e in ends if e > 0)]
+
+
+def _voice_counts(rows, face):
+    """(seconds the face carried the voice, seconds with a voice while the face was seen)."""
+    mine = rows[rows.face_id == face]
+    return int(mine.voice_owner.sum()), len(set(mine.second) & set(rows[rows.voice_owner].second))
+
+
+def test_speaking_strips_and_voice_notes_agree_with_the_data(tmp_path):
+    from emotion_batch.run.store import ResultStore
+
+    store = ResultStore(str(tmp_path / "results"))
+    clip = F.make_video_file(tmp_path / "clip.mp4")
+    talk = F.add_video(store, "talk", str(clip), seconds=40, faces=(0, 1, F.NO_FACE), silent_faces=(1,), seed=5)
+    turns = F.add_video(store, "turns", str(clip), seconds=40, faces=(0, 1, F.NO_FACE), seed=5)
+    index = build_report(tmp_path / "results", thumbnails=False)
+
+    doc = Page(index.parent / "videos" / page_name("talk"))
+    text, scripts = doc.all_text(), "".join(doc.scripts)
+    face0, face1 = _face_section(text, "Face 0"), _face_section(text, "Face 1")
+    owned, heard = _voice_counts(talk.to_pandas(), 0)
+    assert f"the {owned} of {heard} seconds with speech in which this face carried the voice" in face0
+    # face 1 never speaks: its audio reading is not drawn for it, and the page says where it is
+    assert "this face never carried the voice" in face1 and "No face / voice" in face1
+    assert "carries the voice in no second" in face1
+    assert "no audio track" not in text and "no fused probabilities" not in text
+    assert "When this face speaks" in text and "Voice with no visible speaker" in text
+    assert scripts.count('"carries the voice"') == 3 and scripts.count('"speaker_p"') == 2  # 2 faces + voice row
+
+    text = Page(index.parent / "videos" / page_name("turns")).all_text()
+    for face in (0, 1):  # turn-taking: each face carried the voice in part of the seconds it heard one
+        owned, heard = _voice_counts(turns.to_pandas(), face)
+        assert 0 < owned < heard
+        assert f"the {owned} of {heard} seconds with speech" in _face_section(text, f"Face {face}")
+    assert "never carried the voice" not in text
+
+
+def test_fused_note_names_the_real_reason(tmp_path):
+    """A voice row whose seconds have too little speech: audio expert drawn, no fused output."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from emotion_batch.run.store import ResultStore
+
+    store = ResultStore(str(tmp_path / "results"))
+    tl = F.timeline_rows("quiet", 20, (F.NO_FACE,), True, seed=6)
+    nulls = pa.nulls(len(tl), pa.float32())
+    for c in [*F.prob_columns("p"), "confidence", "w_visual", "w_audio"]:
+        tl = tl.set_column(tl.schema.get_field_index(c), c, nulls)
+    tl = tl.set_column(tl.schema.get_field_index("emotion"), "emotion", pa.nulls(len(tl), pa.string()))
+    tl = tl.set_column(tl.schema.get_field_index("voice_owner"), "voice_owner", pc.equal(tl["second"], -5))
+    store.write("timelines", "quiet", tl, F.MODEL)
+    store.write("videos", "quiet", F.manifest_row("quiet", "/videos/quiet.mp4", duration_s=20.0, faces_found=0,
+                                                   face_seconds=0), F.MODEL)
+    index = build_report(tmp_path / "results", thumbnails=False)
+    doc = Page(index.parent / "videos" / page_name("quiet"))
+    text = doc.all_text()
+    assert "too little speech for fusion to use the audio expert" in text
+    assert "no face and no audio" not in text and "audio expert" in "".join(doc.scripts)
