@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from emotion_batch.labels import LABELS
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: manifest warning, has_video, duplicate_of; timeline speaker_p, voice_owner
 
 NO_FACE = -1
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from emotion_batch.schemas import MANIFEST_SCHEMA, TIMELINE_SCHEMA
+from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, TIMELINE_SCHEMA
 from emotion_batch.run.store import ResultStore
 
 
@@ -19,7 +19,7 @@ def test_write_read_roundtrip_with_metadata(tmp_path):
     s.write("videos", "abc", _manifest("abc"), "m1")
     f = tmp_path / "videos" / "abc.parquet"
     meta = pq.read_schema(f).metadata
-    assert meta[b"emotion_batch.model_version"] == b"m1" and meta[b"emotion_batch.schema_version"] == b"1"
+    assert meta[b"emotion_batch.model_version"] == b"m1" and meta[b"emotion_batch.schema_version"] == SCHEMA_VERSION.encode()
     assert s.read("videos", "abc").to_pylist()[0]["status"] == "ok"
     assert s.video_ids() == ["abc"]
     assert [p for p in os.listdir(tmp_path / "videos")] == ["abc.parquet"]  # no temp left
