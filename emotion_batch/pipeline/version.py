@@ -21,6 +21,6 @@ ALGORITHM_VERSION = 3
 def model_version() -> str:
     """Identifies the weights and processing behind every number in the tables."""
     gate = load_speaker_gate()  # a refitted speaker gate changes the fused numbers too
-    fusion = hashlib.sha256(json.dumps({**asdict(load_default_params()), "speaker_gate": [gate.a, gate.b]},
-                                       sort_keys=True).encode()).hexdigest()
+    params = {**asdict(load_default_params()), "speaker_gate": [gate.a, gate.b, gate.c]}
+    fusion = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     return f"s{SCHEMA_VERSION}-p{ALGORITHM_VERSION}-v{VISUAL_WEIGHTS_SHA[:8]}-a{AUDIO_WEIGHTS_SHA[:8]}-f{fusion[:6]}"
