@@ -73,6 +73,7 @@ def test_records_from_timeline_reads_the_pipeline_rows():
         for k, val in zip(("box_x1", "box_y1", "box_x2", "box_y2"), box or (None,) * 4):
             rows[k].append(val)
         rows["speech"].append(speech); rows["speaking"].append(None)
+        rows["speaker_p"].append(None); rows["voice_owner"].append(None)
         for pfx, p in (("v", v), ("a", a), ("p", a if v is None else v)):
             for c, x in zip(prob_columns(pfx), p if p is not None else [None] * N_LABELS):
                 rows[c].append(x)
