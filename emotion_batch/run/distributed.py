@@ -52,6 +52,8 @@ from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyz
 from emotion_batch.run.claims import Claims
 from emotion_batch.run.store import ResultStore
 
+log = logging.getLogger(__name__)
+
 __all__ = ["ActorStartupError", "ActorShape", "RunSummary", "connect", "run_ray", "size_actors"]
 
 PATHS_PER_PLAN_TASK = 1  # a planning task that dies is retried whole: re-plan one file, not several
@@ -93,8 +95,14 @@ def connect(address: str | None) -> bool:
 
             Config.initialize("")
         _force_loopback()
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", logging_level="WARNING")
+        try:
+            ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+                     _node_ip_address="127.0.0.1", logging_level="WARNING")
+        except Exception as e:  # GCS/raylet start-up failures arrive as many exception types
+            log.error("the embedded Ray did not start", exc_info=True)
+            raise ConfigError(
+                f"the embedded Ray could not start ({first_line(e, 160)}); try: 'ray stop' to end a stale "
+                "local Ray, free space in /tmp, or run without Ray: --engine local") from None
     return True
 
 

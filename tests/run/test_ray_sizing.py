@@ -73,3 +73,25 @@ def test_run_summary_keeps_failures_and_totals_but_not_every_row():
     assert [r.video_id for r in s.failed] == ["v10"]
     assert s.video_seconds == 20.0
     assert s.stage_totals()["detect"] == pytest.approx(5.5)
+
+
+def test_an_embedded_ray_that_cannot_start_is_one_line_with_what_to_try(monkeypatch):
+    import ray
+
+    from emotion_batch.config import ConfigError
+    from emotion_batch.run import distributed
+    from emotion_batch.run.distributed import connect
+
+    def failing_init(*a, **kw):
+        raise RuntimeError("Failed to start the GCS server.\n  File gcs_server.cc:120 ... (a page of detail)")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", failing_init)
+    monkeypatch.setattr(distributed, "_force_loopback", lambda: None)  # no process-wide Ray settings
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ConfigError) as e:
+        connect(None)
+    msg = str(e.value)
+    assert "\n" not in msg and "Failed to start the GCS server" in msg
+    assert "ray stop" in msg and "--engine local" in msg
