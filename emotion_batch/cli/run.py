@@ -228,7 +228,7 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
       1    the run finished, but some videos failed (see the manifest, videos/)
       2    the run could not proceed: bad option, no videos found, --out not a
            folder, not writable or full (checked before any analysis, or when a
-           write fails midway), analysis actors cannot start
+           write fails midway), Ray or the analysis actors cannot start
       130  interrupted (Ctrl-C); finished videos are kept"""
     config = build_config(**kw)
     sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
