@@ -38,6 +38,22 @@ class DoneRecord:
         return self.status == "ok" and self.model_version == model_version and self.config_hash == config_hash
 
 
+def write_atomic(fs: pafs.FileSystem, final: str, data: pa.Table, prefix: str = ".") -> None:
+    """Write `data` as Parquet under a hidden temporary name beside `final`, then rename it:
+    a killed writer leaves the old file or the new one, never half a file."""
+    tmp = f"{final.rsplit('/', 1)[0]}/{prefix}{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with fs.open_output_stream(tmp) as sink:
+            pq.write_table(data, sink, compression="zstd")
+        fs.move(tmp, final)
+    except BaseException:
+        try:
+            fs.delete_file(tmp)
+        except (OSError, FileNotFoundError):
+            pass
+        raise
+
+
 class ResultStore:
     """Reads and writes the per-video Parquet files of one results root."""
 
@@ -59,18 +75,7 @@ class ResultStore:
             b"emotion_batch.table": table.encode(),
         }
         data = data.replace_schema_metadata({**(schema.metadata or {}), **meta})
-        final = self.path(table, video_id)
-        tmp = f"{self.root}/{table}/.{video_id}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with self.fs.open_output_stream(tmp) as sink:
-                pq.write_table(data, sink, compression="zstd")
-            self.fs.move(tmp, final)
-        except BaseException:
-            try:
-                self.fs.delete_file(tmp)
-            except (OSError, FileNotFoundError):
-                pass
-            raise
+        write_atomic(self.fs, self.path(table, video_id), data, f".{video_id}.")
 
     def read(self, table: str, video_id: str) -> pa.Table:
         with self.fs.open_input_file(self.path(table, video_id)) as f:

@@ -22,7 +22,6 @@ import copy
 import dataclasses
 import json
 import re
-import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -37,7 +36,7 @@ from emotion_batch.run.batch import record_result
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.manifest import ManifestRow, now_utc
 from emotion_batch.run.segments import Segment, merge_segments
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.store import ResultStore, write_atomic
 
 SEGMENTS_DIR = "segments"
 _META_KEY = b"emotion_batch.segment"
@@ -92,17 +91,7 @@ class SegmentFiles:
         return f"{self.root}/{video_id}"
 
     def _put(self, path: str, table: pa.Table) -> None:
-        tmp = f"{path.rsplit('/', 1)[0]}/.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with self.fs.open_output_stream(tmp) as sink:
-                pq.write_table(table, sink, compression="zstd")
-            self.fs.move(tmp, path)
-        except BaseException:
-            try:
-                self.fs.delete_file(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(self.fs, path, table)
 
     def write(self, seg: Segment, result: VideoResult, model_version: str, config_hash: str, started_at: str) -> None:
         d = self._dir(result.video_id)
