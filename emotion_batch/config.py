@@ -39,6 +39,7 @@ class RunConfig:
     explain: str = "sample"  # all | sample | none
     explain_every: int = 5  # with explain=sample: attribute every Nth second
     runtime: str = "auto"  # auto | torch | onnx (see RUNTIMES)
+    fusion_params: str = ""  # a fusion gate file written by `train fusion` ("" = the shipped defaults)
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 120:
@@ -66,6 +67,8 @@ class RunConfig:
             raise ConfigError(f"explain_every must be >= 1, got {self.explain_every}")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.fusion_params:
+            _check_fusion_file(self.fusion_params)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -76,9 +79,23 @@ class RunConfig:
         The runtime is left out like the device: float onnx and torch agree to ~1e-6
         (tests/models/test_onnx_parity.py), the order of CPU vs GPU kernels, and give the same
         face-seconds on the six samples; results finished under one are kept under the other.
-        A runtime that moved the numbers (int8) would have to enter the hash."""
+        A runtime that moved the numbers (int8) would have to enter the hash. The fusion gate's
+        values enter the model version instead of its file name (pipeline/version.py)."""
         d = self.to_dict()
-        for k in ("device", "chunk_frames", "runtime"):
+        for k in ("device", "chunk_frames", "runtime", "fusion_params"):
             d.pop(k)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _check_fusion_file(path: str) -> None:
+    """A --fusion file must be a gate written by `train fusion` (JSON with a "params" object)."""
+    try:
+        params = json.loads(open(path).read())["params"]
+        ok = isinstance(params, dict) and all(isinstance(v, (int, float)) for v in params.values())
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"--fusion {path}: not a fusion gate file ({type(e).__name__}: {e}); "
+                          "write one with `cli.py train fusion --data DIR --out FILE`") from None
+    if not ok:
+        raise ConfigError(f"--fusion {path}: its \"params\" must all be numbers; "
+                          "write one with `cli.py train fusion --data DIR --out FILE`")

@@ -40,6 +40,9 @@ def config_options(f):
         click.option("--runtime", type=click.Choice(list(RUNTIMES)), default=RunConfig.runtime, show_default=True,
                      help="Inference runtime of the face detector and the experts: auto = onnx (onnxruntime) "
                      "on the CPU, torch on a GPU. Results agree to ~1e-6."),
+        click.option("--fusion", "fusion_params", default=RunConfig.fusion_params,
+                     help="A fusion gate fitted on your own labelled clips (`train fusion --out FILE`); "
+                     "default: the shipped gate. It must be readable from every node."),
     ]
     for opt in reversed(opts):
         f = opt(f)

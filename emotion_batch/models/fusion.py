@@ -221,3 +221,8 @@ def fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has
 def load_default_params() -> FusionParams:
     """The committed defaults if present, else the dataclass defaults."""
     return FusionParams.load() if DEFAULT_PARAMS_PATH.exists() else FusionParams()
+
+
+def load_fusion_params(path: str | Path | None = None) -> FusionParams:
+    """The gate in `path` (a file written by `train fusion`), or the shipped defaults if empty."""
+    return FusionParams.load(path) if path else load_default_params()

@@ -45,7 +45,7 @@ from emotion_batch.media import (
 )
 from emotion_batch.models.audio import load_audio_model
 from emotion_batch.models.batching import run_batched
-from emotion_batch.models.fusion import load_default_params
+from emotion_batch.models.fusion import load_fusion_params
 from emotion_batch.models.visual import load_visual_model
 from emotion_batch.pipeline import heap
 from emotion_batch.pipeline.device import resolve_device
@@ -118,9 +118,9 @@ class VideoAnalyzer:
         self.audio = load_audio_model(self.device)
         self.visual_net = self.runtime.net("visual", self.visual)
         self.audio_net = self.runtime.net("audio", self.audio)
-        self.fusion_params = load_default_params()
+        self.fusion_params = load_fusion_params(c.fusion_params)
         self.fuse = make_fusion(self.fusion_params)
-        self.model_version = model_version()
+        self.model_version = model_version(self.fusion_params)
 
     def __call__(self, path: str | Path, video_id: str | None = None, start_s: float = 0.0,
                  end_s: float | None = None, info: MediaInfo | None = None) -> VideoResult:

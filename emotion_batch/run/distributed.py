@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
+from emotion_batch.models.fusion import load_fusion_params
 from emotion_batch.pipeline import model_version
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
@@ -295,7 +296,7 @@ def run_ray(
         coordinator = start_coordinator(max_retries, unit_timeout_s)
         store = ResultStore(store_uri)
         claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name
-        spec = PlanSpec(store_uri, config, model_version(), force, segment_s, plan_ahead, claims.me)
+        spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s, plan_ahead, claims.me)
         bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
         with _data_context(unit_timeout_s), bar:

@@ -93,6 +93,12 @@ def test_bad_option_is_a_usage_error(tmp_path):
     assert r.exit_code == 2 and "--fps" in r.output
 
 
+def test_a_bad_fusion_gate_file_is_a_usage_error_that_says_how_to_make_one(tmp_path):
+    (tmp_path / "gate.json").write_text("not json")
+    r = CliRunner().invoke(main, ["run", str(tmp_path), "--fusion", str(tmp_path / "gate.json")])
+    assert r.exit_code == 2 and "not a fusion gate file" in r.output and "train fusion" in r.output
+
+
 def test_empty_folder_says_what_to_do(tmp_path):
     r = CliRunner().invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no video files found" in r.output  # 2: the run could not proceed
