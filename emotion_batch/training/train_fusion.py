@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -38,6 +38,7 @@ class FusionRecord:
     face_size_px: float
     speech: float
     label: int
+    speaker_p: float = float("nan")  # the row's speaker gate (NaN: not measured = 1, ungated)
 
 
 def _stack(records: list[FusionRecord]) -> dict[str, torch.Tensor]:
@@ -50,37 +51,88 @@ def _stack(records: list[FusionRecord]) -> dict[str, torch.Tensor]:
         "speech": torch.tensor([r.speech for r in records], dtype=torch.float32),
         "has_face": torch.tensor([r.v_probs is not None for r in records]),
         "has_audio": torch.tensor([r.a_probs is not None for r in records]),
+        "speaker_p": torch.tensor([r.speaker_p for r in records], dtype=torch.float32),
         "y": torch.tensor([r.label for r in records], dtype=torch.long),
     }
 
 
+def _fuse(model: FusionModel, batch: dict[str, torch.Tensor]):
+    return model.fuse_probs(batch["v"], batch["a"], batch["score"], batch["size"], batch["speech"],
+                            batch["has_face"], batch["has_audio"], batch["speaker_p"])
+
+
 def fusion_nll(model: FusionModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    out = model.fuse_probs(batch["v"], batch["a"], batch["score"], batch["size"], batch["speech"],
-                           batch["has_face"], batch["has_audio"])
+    out = _fuse(model, batch)
     p = out.fused.gather(1, batch["y"][:, None]).squeeze(1)
     return -torch.log(p.clamp(min=PROB_FLOOR)).mean()
 
 
-def fit_fusion(records: Iterable[FusionRecord], init: FusionParams | None = None, l2: float = 1e-3,
-               max_iter: int = 200) -> FusionParams:
-    """Parameters minimising the fused NLL over records with both modalities present."""
-    init = init or FusionParams()
-    model = FusionModel(None, None, init)
-    recs = [r for r in records if r.v_probs is not None and r.a_probs is not None and r.speech >= init.min_speech]
-    if not recs:
-        raise ValueError("no record has both a face and usable audio: nothing to fit")
+def _fit_gate(recs: list[FusionRecord], init: FusionParams, l2: float, max_iter: int) -> FusionParams:
+    """The 5 continuous scalars for a fixed min_speech: L-BFGS, or Adam if L-BFGS's line search
+    overflows (it can, when one expert is confidently uninformative and the optimum is far out)."""
     batch = _stack(recs)
-    start = [p.detach().clone() for p in model.parameters()]
-    opt = torch.optim.LBFGS(list(model.parameters()), lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
+    for method in ("lbfgs", "adam"):
+        model = FusionModel(None, None, init)
+        start = [p.detach().clone() for p in model.parameters()]
 
-    def closure():
-        opt.zero_grad()
-        loss = fusion_nll(model, batch) + l2 * sum(((p - s) ** 2).sum() for p, s in zip(model.parameters(), start))
-        loss.backward()
-        return loss
+        def loss_fn():
+            return fusion_nll(model, batch) + l2 * sum(((p - s) ** 2).sum() for p, s in zip(model.parameters(), start))
 
-    opt.step(closure)
-    return model.params
+        try:
+            if method == "lbfgs":
+                opt = torch.optim.LBFGS(list(model.parameters()), lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+                def closure():
+                    opt.zero_grad()
+                    loss = loss_fn()
+                    loss.backward()
+                    return loss
+
+                opt.step(closure)
+            else:
+                opt = torch.optim.Adam(model.parameters(), lr=0.05)
+                for _ in range(10 * max_iter // 4):
+                    opt.zero_grad()
+                    loss_fn().backward()
+                    opt.step()
+        except RuntimeError:
+            continue
+        if all(math.isfinite(v) for v in asdict(model.params).values()):
+            return model.params
+    raise ValueError("the fit did not converge (non-finite parameters): check the records' probabilities")
+
+
+def _usable(records: Iterable[FusionRecord], min_speech: float) -> list[FusionRecord]:
+    """Records fusion pools at this min_speech: a face, audio with enough speech, not a listener."""
+    return [r for r in records if r.v_probs is not None and r.a_probs is not None and r.speech >= min_speech
+            and not r.speaker_p <= 0]
+
+
+def fit_fusion(records: Iterable[FusionRecord], init: FusionParams | None = None, l2: float = 1e-3,
+               max_iter: int = 200, min_speech_grid: Iterable[float] = ()) -> FusionParams:
+    """Parameters minimising the fused NLL over records with both modalities present.
+
+    With `min_speech_grid`, min_speech (below which a second's audio is not used) is chosen too:
+    the gate is fitted at each candidate and the one with the lowest NLL over ALL records that
+    have a modality is kept (min_speech decides which rows are pooled and which are
+    visual-only, so only the whole set compares candidates fairly)."""
+    init = init or FusionParams()
+    records = list(records)
+    candidates = sorted({init.min_speech, *min_speech_grid})
+    scored = []
+    for ms in candidates:
+        recs = _usable(records, ms)
+        if not recs:
+            continue
+        params = _fit_gate(recs, replace(init, min_speech=ms), l2, max_iter)
+        if len(candidates) == 1:
+            return params
+        rows = [r for r in records if r.v_probs is not None or r.a_probs is not None]
+        with torch.no_grad():
+            scored.append((float(fusion_nll(FusionModel(None, None, params), _stack(rows))), ms, params))
+    if not scored:
+        raise ValueError("no record has both a face and usable audio: nothing to fit")
+    return min(scored, key=lambda t: (t[0], t[1]))[2]
 
 
 def default_params(audio_json: str | Path | None = None, visual_acc: float = VISUAL_PUBLISHED_ACC) -> tuple[FusionParams, dict]:
@@ -129,8 +181,21 @@ def records_from_timeline(table, label: int) -> list[FusionRecord]:
             face_size_px=math.sqrt(max(w * h, 0.0)) if has_v else float("nan"),
             speech=float(d["speech"][i] or 0.0),
             label=label,
+            speaker_p=float(d["speaker_p"][i]) if d["speaker_p"][i] is not None else float("nan"),
         ))
     return out
+
+
+def refuse(records: list[FusionRecord], params: FusionParams) -> np.ndarray:
+    """The fused distribution of each record under `params`, exactly as the pipeline fuses it
+    (speaker gate included); NaN rows where neither modality is usable. (N, 7) float32."""
+    if not records:
+        return np.zeros((0, N_LABELS), np.float32)
+    with torch.no_grad():
+        out = _fuse(FusionModel(None, None, params), _stack(records))
+    p = out.fused.numpy().astype(np.float32)
+    p[((out.w_visual + out.w_audio) <= 0).numpy()] = np.nan
+    return p
 
 
 def fit_from_clips(paths: Iterable[str | Path], analyse: Callable[[Path], object], label_of: Callable[[Path], int],
@@ -148,4 +213,4 @@ def fit_from_clips(paths: Iterable[str | Path], analyse: Callable[[Path], object
 
 
 __all__ = ["FusionRecord", "fit_fusion", "fusion_nll", "default_params", "write_default_params",
-           "records_from_timeline", "fit_from_clips", "LABELS"]
+           "records_from_timeline", "refuse", "fit_from_clips", "LABELS"]
