@@ -16,13 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from emotion_batch.models.fusion import FusionModel, FusionParams
-from emotion_batch.training.train_fusion import FusionRecord, _stack, fit_fusion, refuse
-
-# min_speech candidates the cross-fit chooses from (with the gate's other scalars fitted at each):
-# whether a second with little speech under it is still worth the audio expert's reading, which
-# hears the 2 s around it, depends on the footage.
-MIN_SPEECH_GRID = (0.0, 0.05, 0.1, 0.2)
-
+from emotion_batch.training.train_fusion import MIN_SPEECH_GRID, FusionRecord, _stack, fit_fusion, refuse
 
 @dataclass
 class LabelledClip:

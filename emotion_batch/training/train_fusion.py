@@ -26,6 +26,10 @@ from emotion_batch.models.fusion import DEFAULT_PARAMS_PATH, PROB_FLOOR, FusionM
 from emotion_batch.schemas import prob_columns
 
 VISUAL_PUBLISHED_ACC = 0.66  # mini-Xception on FER2013 test (oarriaga/face_classification)
+# min_speech candidates a fit on clips chooses from (the other scalars fitted at each): whether a
+# second with little speech under it is still worth the audio expert's reading, which hears the
+# 2 s around it, depends on the footage.
+MIN_SPEECH_GRID = (0.0, 0.05, 0.1, 0.2)
 
 
 @dataclass
@@ -207,7 +211,7 @@ def fit_from_clips(paths: Iterable[str | Path], analyse: Callable[[Path], object
     records: list[FusionRecord] = []
     for p in paths:
         records.extend(records_from_timeline(analyse(Path(p)), label_of(Path(p))))
-    params = fit_fusion(records, init=init)
+    params = fit_fusion(records, init=init, min_speech_grid=MIN_SPEECH_GRID)
     used = sum(r.v_probs is not None and r.a_probs is not None for r in records)
     return params, used
 
