@@ -38,3 +38,17 @@ def test_importing_the_pipeline_loads_no_ray():
 def test_no_module_is_too_long_to_read_in_one_sitting():
     long = [f"{f.relative_to(PKG)}: {n}" for f in PKG.rglob("*.py") if (n := len(f.read_text().splitlines())) > 450]
     assert not long, long
+
+
+def test_the_driver_and_planning_tasks_do_not_load_torch():
+    """The Ray driver and the planning tasks (fingerprint, probe, split) never run a model:
+    importing what they run must not load torch (1.5 GB and seconds per worker process; it
+    made every planning worker as heavy as an actor). Only the analysis actor loads it."""
+    code = ("import sys, emotion_batch.cli.run, emotion_batch.run.distributed, emotion_batch.run.ray_stages; "
+            "from emotion_batch.pipeline import VideoResult, model_version; model_version(); "
+            "print(sorted(m for m in ('torch', 'torchaudio', 'onnxruntime', 'facenet_pytorch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    code = "import sys; from emotion_batch.pipeline import VideoAnalyzer; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"  # the lazy package still gives the analyzer

@@ -22,7 +22,6 @@ non-commercial.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -39,14 +38,7 @@ N_MELS = 64
 WINDOW_FRAMES = 200  # 2 s at 10 ms
 
 
-def _weights_sha(path: Path = WEIGHTS_PATH) -> str:
-    if not path.exists():
-        return "missing"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-#: First 12 hex digits of the weights file's sha256, the audio model's version string.
-AUDIO_WEIGHTS_SHA: str = _weights_sha()
+from emotion_batch.models.versions import AUDIO_WEIGHTS_SHA  # noqa: E402  (read without torch)
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

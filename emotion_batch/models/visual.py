@@ -16,7 +16,6 @@ head conv 3x3 "same" with bias, global average pooling, softmax.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -31,12 +30,7 @@ BN_EPS = 1e-3
 INPUT_SIZE = 64
 
 
-def _weights_sha(path: Path = WEIGHTS_PATH) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-#: First 12 hex digits of the weights file's sha256, the visual model's version string.
-VISUAL_WEIGHTS_SHA: str = _weights_sha()
+from emotion_batch.models.versions import VISUAL_WEIGHTS_SHA  # noqa: E402  (read without torch)
 
 
 def tf_same_pad(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> torch.Tensor:

@@ -1,12 +1,24 @@
 """Analyse one video, with no Ray: `VideoAnalyzer` runs the stages in order and reports each
-step's typed artifact to an optional hook (see analyzer.py and docs/architecture.md)."""
+step's typed artifact to an optional hook (see analyzer.py and docs/architecture.md).
 
-from emotion_batch.pipeline.analyzer import AlignedFaces, ChunkFaces, Hook, VideoAnalyzer
-from emotion_batch.pipeline.device import resolve_device
-from emotion_batch.pipeline.result import VideoResult
-from emotion_batch.pipeline.version import ALGORITHM_VERSION, model_version
+Names are loaded on first use: `VideoResult` and `model_version` need neither torch nor the
+models (what planning tasks and the Ray driver import), `VideoAnalyzer` loads both."""
 
-__all__ = [
-    "ALGORITHM_VERSION", "AlignedFaces", "ChunkFaces", "Hook", "VideoAnalyzer", "VideoResult", "model_version",
-    "resolve_device",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "AlignedFaces": "analyzer", "ChunkFaces": "analyzer", "Hook": "analyzer", "VideoAnalyzer": "analyzer",
+    "resolve_device": "device", "VideoResult": "result", "ALGORITHM_VERSION": "version", "model_version": "version",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -6,10 +6,9 @@ import hashlib
 import json
 from dataclasses import asdict
 
-from emotion_batch.models.audio import AUDIO_WEIGHTS_SHA
 from emotion_batch.fusion.speaker import load_speaker_gate
-from emotion_batch.models.fusion import FusionParams, load_default_params
-from emotion_batch.models.visual import VISUAL_WEIGHTS_SHA
+from emotion_batch.models.fusion_params import FusionParams, load_default_params
+from emotion_batch.models.versions import AUDIO_WEIGHTS_SHA, VISUAL_WEIGHTS_SHA
 from emotion_batch.schemas import SCHEMA_VERSION
 
 # Bump when processing changes the numbers without a weights change (e.g. the voice-activity

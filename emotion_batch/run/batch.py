@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
-from emotion_batch.pipeline import VideoAnalyzer, VideoResult
+from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.manifest import ManifestRow, now_utc
@@ -119,6 +119,8 @@ def run_local(
         if completed is not None:
             bar.n = done_before + completed
             bar.refresh()
+
+    from emotion_batch.pipeline import VideoAnalyzer  # torch and the models: only where analysis runs
 
     analyzer = VideoAnalyzer(config, hook=hook)
     p = plan(paths, store, config, analyzer.model_version, force, claim=False)

@@ -46,7 +46,7 @@ from tqdm import tqdm
 
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
-from emotion_batch.models.fusion import load_fusion_params
+from emotion_batch.models.fusion_params import load_fusion_params
 from emotion_batch.pipeline import model_version
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator

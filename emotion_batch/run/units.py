@@ -30,8 +30,7 @@ import pyarrow.parquet as pq
 
 from emotion_batch.config import RunConfig
 from emotion_batch.media import MediaInfo, probe
-from emotion_batch.pipeline import VideoAnalyzer, VideoResult
-from emotion_batch.pipeline.analyzer import CHUNK_PIXELS
+from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.batch import record_result
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.manifest import ManifestRow, now_utc
@@ -193,6 +192,8 @@ class UnitRunner:
         info = self._info(item)
         analyzer = self.analyzer
         pixels = max(1, info.width * info.height) if info else 1
+        from emotion_batch.pipeline.analyzer import CHUNK_PIXELS
+
         chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // pixels))
         while True:
             result = analyzer(item.path, item.video_id, start, end, info=info)

@@ -85,7 +85,7 @@ def test_unwritable_out_stops_before_any_analysis(inbox, tmp_path, monkeypatch):
         return real_open(path, flags, *a)
 
     monkeypatch.setattr(output.os, "open", read_only)
-    monkeypatch.setattr("emotion_batch.run.batch.VideoAnalyzer", None)  # any analysis would crash
+    monkeypatch.setattr("emotion_batch.pipeline.VideoAnalyzer", None)  # any analysis would crash
     r = _run(inbox / "other.mp4", "--out", out)
     assert r.exit_code == 2
     assert r.output.strip().splitlines() == [f"Error: cannot write results to {out}: the file system is "
