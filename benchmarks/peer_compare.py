@@ -1,0 +1,154 @@
+#!/usr/bin/env python
+"""fer 25.10.3 and both of our engines on the same file, in one sitting, as whole processes.
+
+    python benchmarks/peer_compare.py [--video FILE] [--fer-python venv_fer/bin/python]
+                                      [--fps 5] [--repeats 1] [--engines fer,ray,local]
+
+Default video: six copies of ../shared/data/videos/WolfgangLanger_Pexels.mp4 back to back
+(118 s, 640x360, 24 fps; remuxed, no re-encode), written to a temp folder. Each engine runs
+as its own process, interleaved per repeat (fer, ray, local, fer, ...) so that machine load
+hits them alike; medians are printed with --repeats > 1.
+
+- fer: `../shared/peer/bench_fer.py mtcnn VIDEO K` in its own environment (--fer-python; see
+  ../shared/peer/README.md), K = round(video fps / fps) frames between analysed frames.
+  analysis = fer's `Video.analyze` alone.
+- ray / local: `cli.py run VIDEO --out TMP --fps 5 --explain none --no-progress` (ray: its own
+  embedded Ray, RAY_AUTH_MODE=disabled; local: `--engine local`). analysis = the manifest's
+  `t_total` (the analysis of the video in its actor / process); start-up = launch to the
+  manifest's `started_at` (imports, Ray, actor start, model loading, planning: everything
+  before the video's analysis begins).
+- whole = the process's wall time, launch to exit; peak RSS = the largest sum of RSS over the
+  process and its descendants (Ray's actors and services included), sampled every 0.2 s.
+
+Also prints the face-seconds (timeline rows with a face) of both engines: they must agree.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, int, str, float]:
+    """(wall s, peak tree RSS bytes, output, launch time as a UNIX timestamp)."""
+    launch = time.time()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(ps))
+        time.sleep(0.2)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{out[-2000:]}")
+    return wall, peak, out, launch
+
+
+def run_fer(python: str, video: str, k: int, tmp: Path) -> dict:
+    out_json = tmp / "fer.json"
+    wall, peak, _, _ = timed([python, str(SHARED / "peer" / "bench_fer.py"), "mtcnn", video, str(k), str(out_json)],
+                             dict(os.environ))
+    r = json.loads(out_json.read_text())
+    return {"analysis_s": r["analyze_s"], "frames": r["frames_analysed"], "whole_s": wall, "peak_rss": peak,
+            "startup_s": r["script_s"] - r["analyze_s"], "face_seconds": None}
+
+
+def run_ours(engine: str, video: str, fps: float, tmp: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    out = tmp / f"out-{engine}"
+    cmd = [sys.executable, "cli.py", "run", video, "--out", str(out), "--fps", str(fps), "--explain", "none",
+           "--no-progress"] + (["--engine", "local"] if engine == "local" else [])
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    env.pop("RAY_ADDRESS", None)  # its own embedded Ray, as a first-time user gets
+    wall, peak, _, launch = timed(cmd, env)
+    m = pq.read_table(out / "videos").to_pylist()[0]
+    if m["status"] != "ok":
+        raise SystemExit(f"{engine}: {m['status']}: {m['error']}")
+    started = datetime.fromisoformat(m["started_at"].replace("Z", "+00:00")).timestamp()
+    t = pq.read_table(out / "timelines", columns=["face_id", "n_frames"])
+    face_seconds = sum(1 for f, n in zip(t["face_id"].to_pylist(), t["n_frames"].to_pylist()) if f >= 0 and n)
+    return {"analysis_s": m["t_total"], "frames": int(round(m["duration_s"] * fps)), "whole_s": wall,
+            "peak_rss": peak, "startup_s": started - launch, "face_seconds": face_seconds}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--video", default=None)
+    ap.add_argument("--fer-python", default=str(REPO.parent / "venv_fer" / "bin" / "python"))
+    ap.add_argument("--fps", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--engines", default="fer,ray,local")
+    a = ap.parse_args()
+    engines = a.engines.split(",")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        video = a.video
+        if video is None:
+            from videogen import concat_video
+
+            video = str(tmp / "wolf6.mp4")
+            concat_video(SHARED / "data" / "videos" / "WolfgangLanger_Pexels.mp4", video, 6)
+        import av
+
+        with av.open(video) as c:
+            s = c.streams.video[0]
+            rate, size = float(s.average_rate), f"{s.width}x{s.height}"
+        k = max(1, round(rate / a.fps))
+        print(f"{video}: {size}, {rate:g} fps; {a.fps:g} analysed fps (fer: every {k}th frame); "
+              f"{psutil.cpu_count()} CPUs; load before {os.getloadavg()[0]:.2f}", flush=True)
+        results: dict[str, list[dict]] = {e: [] for e in engines}
+        for rep in range(a.repeats):
+            for e in engines:
+                with tempfile.TemporaryDirectory(dir=tmp) as sub:
+                    r = run_fer(a.fer_python, video, k, Path(sub)) if e == "fer" else run_ours(e, video, a.fps, Path(sub))
+                results[e].append(r)
+                print(f"  run {rep + 1} {e:5s}: analysis {r['analysis_s']:.1f} s ({r['frames'] / r['analysis_s']:.1f} "
+                      f"frames/s), whole {r['whole_s']:.1f} s, start-up {r['startup_s']:.1f} s, "
+                      f"peak RSS {r['peak_rss'] / 2**20:.0f} MB, face-seconds {r['face_seconds']}", flush=True)
+    med = {e: {k: statistics.median(r[k] for r in rs) for k in ("analysis_s", "whole_s", "startup_s", "peak_rss")}
+           | {"frames": rs[0]["frames"]} for e, rs in results.items()}
+    base = med.get("fer")
+    print(f"\nmedian of {a.repeats} (load after {os.getloadavg()[0]:.2f}):")
+    print("| | analysis s | frames/s | x fer | whole process s | x fer | start-up s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for e, m in med.items():
+        ra = f"{base['analysis_s'] / m['analysis_s']:.2f}x" if base else "-"
+        rw = f"{base['whole_s'] / m['whole_s']:.2f}x" if base else "-"
+        print(f"| {e} | {m['analysis_s']:.1f} | {m['frames'] / m['analysis_s']:.1f} | {ra} | {m['whole_s']:.1f} | {rw} "
+              f"| {m['startup_s']:.1f} | {m['peak_rss'] / 2**20:.0f} |")
+    fs = {e: {r["face_seconds"] for r in rs} for e, rs in results.items() if e != "fer"}
+    if fs:
+        print("face-seconds per engine (every run):", fs)
+
+
+if __name__ == "__main__":
+    main()
