@@ -255,6 +255,19 @@ def test_duplicate_rows_are_listed_with_their_original(tmp_path):
     assert "Same content as /in/a.mp4" in page and "No timeline rows" in page
 
 
+def test_a_manifest_warning_is_shown_on_both_pages(tmp_path):
+    from emotion_batch.run.store import ResultStore
+
+    store = ResultStore(str(tmp_path / "results"))
+    warn = "the audio track ends 3.2 s before the video; its last seconds have no audio reading"
+    F.add_video(store, "vid_w", "/in/w.mp4", seconds=5, faces=(0,), seed=1, warning=warn)
+    F.add_video(store, "vid_q", "/in/q.mp4", seconds=5, faces=(0,), seed=2)
+    index = build_report(tmp_path / "results", thumbnails=False)
+    assert Page(index).all_text().count(warn) == 1
+    assert warn in Page(index.parent / "videos" / page_name("vid_w")).all_text()
+    assert "Warning" not in Page(index.parent / "videos" / page_name("vid_q")).all_text()
+
+
 # ------------------------------------------------------------------ who speaks
 
 def _face_section(doc_text: str, face: str) -> str:
