@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 import click
 
@@ -130,6 +133,23 @@ def ray_options(f):
     return f
 
 
+@contextmanager
+def ctrl_c_interrupts():
+    """While the run lasts, SIGINT (Ctrl-C, `kill -INT`) raises KeyboardInterrupt in the main
+    thread, whatever this process inherited: Python installs that handler only when SIGINT
+    is not ignored at start-up, and a process started in the background by a shell without
+    job control (`cmd &` in a script, and whatever it starts) inherits SIGINT
+    ignored; the run then could not be stopped and finished with exit 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
             engine: str = "ray", address: str | None = None, actors: int | None = None,
             cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float = 300.0,
@@ -151,7 +171,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
         raise RunAborted(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
     try:
         check_output(out)  # before anything is analysed or written
-        with RunLog(out) as run_log:
+        with RunLog(out) as run_log, ctrl_c_interrupts():
             try:
                 summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
                                    cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,

@@ -8,16 +8,19 @@ that fails raises `OutputError` (output.py): the run stops at once with one line
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
+from emotion_batch.run.ledger import Awaited
 from emotion_batch.run.manifest import ManifestRow, now_utc
 from emotion_batch.run.output import write_failure
 from emotion_batch.run.plan import Plan, dup_id, plan
@@ -87,6 +90,29 @@ def record_unreadable(store: ResultStore, items: list[WorkItem], config: RunConf
             res = VideoResult(item.video_id, item.path, "failed", item.error)
         rows.append(record_result(store, res, item, config, model_version, "none", now_utc()))
     return rows
+
+
+def stored_row(store: ResultStore, video_id: str) -> ManifestRow | None:
+    """The video's manifest row on storage, if there is a readable one."""
+    try:
+        row = store.read("videos", video_id).to_pylist()[0]
+    except (OSError, IndexError, pa.ArrowInvalid):
+        return None
+    return ManifestRow(**{f.name: row[f.name] for f in dataclasses.fields(ManifestRow)})
+
+
+def settle_undelivered(store: ResultStore, awaited: Awaited, config: RunConfig,
+                       model_version: str) -> tuple[ManifestRow, bool]:
+    """The row of a video planned for analysis whose result never reached the driver:
+    (the row its worker wrote, True) when the ledger saw it written, else (a failed row,
+    False) so that it is neither dropped silently nor mistaken for done."""
+    if awaited.written:
+        row = stored_row(store, awaited.video_id)
+        if row is not None:
+            return row, True
+    error = f"worker lost while analysing {awaited.path}; no result came back: run again to retry it"
+    item = WorkItem(awaited.path, awaited.video_id, awaited.size_bytes, None, error)
+    return record_unreadable(store, [item], config, model_version)[0], False
 
 
 def record_planned(store: ResultStore, p: Plan, config: RunConfig, model_version: str, summary: BatchSummary,

@@ -27,6 +27,9 @@ This module (connecting, sizing, the driver), `ray_stages.py` (the stages) and
   `--max-retries` and then records failed, naming the cause. CUDA out-of-memory is
   retried with smaller chunks (`units.py`). An actor that cannot start (bad --device,
   missing weights) stops the run with `ActorStartupError`.
+* **Nothing is dropped**: at the end every video planned for analysis has one row. One
+  whose result never reached the driver (its actor died after writing it, before Ray Data
+  took the output) gets the row on storage, else a failed row (`Progress.settle`).
 * **Resume** is free: manifest rows are written last and finished videos are skipped;
   finished segments of unmerged videos are on storage and are not analysed again.
 """
@@ -48,6 +51,7 @@ from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
 from emotion_batch.models.fusion_params import load_fusion_params
 from emotion_batch.pipeline import model_version
+from emotion_batch.run.batch import settle_undelivered
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.claims import Claims
@@ -311,6 +315,7 @@ def run_ray(
                     if err is not None:
                         raise err from None
                     raise
+            prog.settle(lambda awaited: settle_undelivered(store, awaited, config, spec.model_version))
         if prog.retries:
             echo(f"{prog.retries} unit(s) were retried after their worker was lost or timed out")
     finally:

@@ -11,10 +11,16 @@ only what is in flight, never results:
   count towards `max_retries`; past it the unit is failed with "worker lost N times while
   analysing ..." or "timed out after N s". A unit that died while another ran in the same
   actor is not charged (either could be to blame): it is rerun alone in its actor, and
-  only deaths while alone count. A unit killed because its neighbour timed out is not
-  charged at all.
+  only deaths while it held the actor alone count (`alone`: a unit waiting for its turn
+  to run alone is not charged for a neighbour's death). A unit killed because its
+  neighbour timed out is not charged at all.
 * **segments** of each video in flight: which are written, which failed; the worker that
   reports the last one merges the video (exactly one, again after a retry of that unit).
+* **videos awaiting their row at the driver**: each video planned for analysis until the
+  driver reports its manifest row received. A unit's result can be lost after its worker
+  wrote it (the actor died before Ray Data took its output; the retried call finds the
+  unit ended); what is still awaited when the pipeline is done is settled by the driver
+  (`undelivered`): the row the worker wrote, else a failed row. Nothing is dropped.
 * **tallies** for progress (planned videos and video-seconds, skipped, failed before
   analysis) and messages for the console, drained by the driver.
 """
@@ -28,7 +34,7 @@ from dataclasses import dataclass, field
 @dataclass
 class Attempt:
     worker: str
-    alone: bool  # nothing else ran in its actor meanwhile
+    alone: bool  # it held its actor alone: nothing else ran there meanwhile
     timed_out: bool = False
     forgiven: bool = False  # its actor was ended because another unit timed out
 
@@ -60,6 +66,16 @@ class VideoRecord:
 
 
 @dataclass
+class Awaited:
+    """A video planned for analysis whose manifest row has not reached the driver yet."""
+
+    video_id: str
+    path: str
+    size_bytes: int | None = None
+    written: bool = False  # its unit ended (or its segments merged): its row is on storage
+
+
+@dataclass
 class Tallies:
     videos: int = 0  # planned for analysis
     seconds: float = 0.0  # video-seconds to analyse (segments already written excluded)
@@ -82,6 +98,7 @@ class Ledger:
         self.planned_set: set[str] = set()
         self.messages: deque[str] = deque(maxlen=1000)
         self.early_rows: list = []  # manifest rows of files that failed before analysis, until drained
+        self.awaiting: dict[str, Awaited] = {}  # video id -> planned for analysis, row not at the driver yet
         self.retries = 0
 
     # planning ------------------------------------------------------------------------
@@ -103,11 +120,15 @@ class Ledger:
         return t.units - t.units_begun < max(ahead, 4 * busy)
 
     def planned(self, path: str, videos: int = 0, seconds: float = 0.0, resumed_s: float = 0.0,
-                skipped: int = 0, failed_row=None, units: int = 0, busy: int = 0, message: str | None = None) -> None:
-        """`path` is planned (counted once, even if its planning task is retried)."""
+                skipped: int = 0, failed_row=None, units: int = 0, busy: int = 0, message: str | None = None,
+                video_id: str | None = None, size_bytes: int | None = None) -> None:
+        """`path` is planned (counted once, even if its planning task is retried); with
+        `video_id`, as a video to analyse whose row the driver then awaits."""
         if path in self.planned_set:
             return
         self.planned_set.add(path)
+        if video_id is not None:
+            self.awaiting[video_id] = Awaited(video_id, path, size_bytes)
         t = self.tallies
         t.planned_paths += 1
         t.units += units
@@ -127,6 +148,9 @@ class Ledger:
         `shared`: other units may run in its actor at the same time (the verdict then says
         whether this one must run alone)."""
         if key in self.finished:
+            return Verdict("done")
+        waited = self.awaiting.get(key.split("/", 1)[0]) if "/" in key else None
+        if waited is not None and waited.written:  # a segment of a video merged already
             return Verdict("done")
         if key not in self.units and not key.startswith("plan:"):
             self.tallies.units_begun += 1
@@ -159,8 +183,15 @@ class Ledger:
             self.messages.append(f"retrying: {label} ({why}attempt {rec.starts}; "
                                  f"{failures} of {self.max_retries + 1} allowed failures used)")
         alone = rec.suspect and shared
-        rec.running = Attempt(worker, alone=alone or not shared)
+        rec.running = Attempt(worker, alone=not shared)  # a unit to run alone: once it holds the actor
         return Verdict("run", alone=alone, attempt=rec.starts)
+
+    def alone(self, key: str) -> None:
+        """`key` now holds its actor alone (it waited for the other units to finish): from
+        now on a death of its worker is charged to it."""
+        rec = self.units.get(key)
+        if rec is not None and rec.running is not None:
+            rec.running.alone = True
 
     def timed_out(self, key: str, others: list[str]) -> None:
         """`key` ran past the unit timeout; its worker exits now, ending `others` with it."""
@@ -175,9 +206,12 @@ class Ledger:
                 o.running.forgiven = True
 
     def end(self, key: str) -> None:
+        """`key` ended: run, failed or skipped, its outcome written."""
         self.units.pop(key, None)
         if not key.startswith("plan:"):
             self.finished.add(key)
+            if key in self.awaiting:  # a whole video: its manifest row is written
+                self.awaiting[key].written = True
 
     # segments ------------------------------------------------------------------------
     def segment_done(self, video_id: str, index: int, key: str, error: str | None = None) -> dict | None:
@@ -197,16 +231,28 @@ class Ledger:
         return dict(v.errors) if v.merger == key else None
 
     def merged(self, video_id: str) -> None:
+        """The video's segments are merged and its manifest row written."""
         self.videos.pop(video_id, None)
+        if video_id in self.awaiting:
+            self.awaiting[video_id].written = True
 
     # driver --------------------------------------------------------------------------
     def actor_ready(self, message: str) -> None:
         self.messages.append(message)
 
-    def snapshot(self) -> dict:
-        """Progress for the driver; hands over (and forgets) messages and early failed rows."""
+    def snapshot(self, delivered: list[str] = ()) -> dict:
+        """Progress for the driver; hands over (and forgets) messages and early failed rows.
+        `delivered`: videos whose manifest rows the driver received since the last call."""
+        for vid in delivered:
+            self.awaiting.pop(vid, None)
         msgs, self.messages = list(self.messages), deque(maxlen=1000)
         rows, self.early_rows = self.early_rows, []
         busy = {r.running.worker for r in self.units.values() if r.running is not None}
         return {"tallies": self.tallies, "messages": msgs, "rows": rows, "busy_actors": len(busy),
                 "retries": self.retries}
+
+    def undelivered(self) -> list[Awaited]:
+        """Videos planned for analysis whose rows never reached the driver (asked once the
+        pipeline is done, after the last `snapshot`); forgotten here."""
+        rest, self.awaiting = list(self.awaiting.values()), {}
+        return rest

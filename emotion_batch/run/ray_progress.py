@@ -44,13 +44,15 @@ class RunSummary(BatchSummary):
 
 class Progress:
     """The driver's view: one row per finished unit from the pipeline, and the ledger's
-    planning tallies and messages, polled in a thread."""
+    planning tallies and messages, polled in a thread. Each poll tells the ledger which
+    videos' rows arrived; `settle` gives every planned video that got none its row."""
 
     def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):
         self.coordinator, self.bar, self.summary, self.n_paths = coordinator, bar, summary, n_paths
         self.echo, self.every_s = echo, every_s
         self.lock = threading.Lock()
         self.videos = self.busy = self.retries = self.planned_paths = self.early = 0
+        self._delivered: list[str] = []  # video ids whose rows arrived, not yet told to the ledger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="progress")
 
@@ -70,11 +72,15 @@ class Progress:
             self.bar.update(out["seconds"])
             if out["manifest"] is not None:
                 self._record(pickle.loads(out["manifest"]))
+                self._delivered.append(out["video_id"])
             self._postfix()
 
     def poll(self) -> None:
-        snap = ray.get(self.coordinator.snapshot.remote(), timeout=60)
         with self.lock:
+            delivered = list(self._delivered)
+        snap = ray.get(self.coordinator.snapshot.remote(delivered), timeout=60)
+        with self.lock:
+            del self._delivered[:len(delivered)]  # told; on a failed poll they go with the next one
             t = snap["tallies"]
             self.videos, self.planned_paths = t.videos, t.planned_paths
             self.busy, self.retries, self.summary.skipped = snap["busy_actors"], snap["retries"], t.skipped
@@ -86,6 +92,19 @@ class Progress:
                 self.early += 1
                 self._record(row)
             self._postfix()
+
+    def settle(self, settle_one) -> None:
+        """After the pipeline (and the last poll): the videos whose rows never arrived (their
+        worker was lost after writing, or their result never came back) get one each from
+        `settle_one(awaited)`: (the row on storage, True), else (a failed row, False)."""
+        for awaited in ray.get(self.coordinator.undelivered.remote(), timeout=60):
+            row, stored = settle_one(awaited)
+            if stored:
+                self._say(f"{awaited.path}: its worker was lost before its result came back; "
+                          "the result it had written counts")
+            with self.lock:
+                self._record(row)
+                self._postfix()
 
     def _postfix(self) -> None:
         s = self.summary

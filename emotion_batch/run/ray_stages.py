@@ -27,7 +27,7 @@ import ray
 
 from emotion_batch.config import RunConfig
 from emotion_batch.errors import one_line_error
-from emotion_batch.run.batch import record_unreadable
+from emotion_batch.run.batch import record_unreadable, stored_row
 from emotion_batch.run.discover import WorkItem, _path_id, describe
 from emotion_batch.run.claims import Claim, Claims
 from emotion_batch.run.ledger import Ledger
@@ -106,8 +106,11 @@ def _units(item: WorkItem, spec: PlanSpec, ledger) -> list[dict]:
             return []
     _wait_for_room(ledger, spec.ahead)
     segments = plan_segments(item.duration_s, spec.segment_s)
+    # Awaited by the driver from now on (see Ledger.awaiting): known to the ledger before
+    # any of its units can reach an actor, hence ray.get.
+    analyse = dict(videos=1, video_id=item.video_id, size_bytes=item.size_bytes)
     if len(segments) == 1:
-        ledger.planned.remote(path, videos=1, seconds=item.duration_s, units=1)
+        ray.get(ledger.planned.remote(path, seconds=item.duration_s, units=1, **analyse))
         return [{"unit": pickle.dumps(Unit(item))}]
     files = SegmentFiles(store)
     if spec.force:
@@ -116,7 +119,8 @@ def _units(item: WorkItem, spec: PlanSpec, ledger) -> list[dict]:
     ray.get(ledger.register.remote(item.video_id, len(segments), sorted(done)))
     todo = [s for s in segments if s.index not in done] or segments[-1:]  # all written: merge only
     resumed = sum(s.length(item.duration_s) for s in segments if s.index in done)
-    ledger.planned.remote(path, videos=1, seconds=item.duration_s - resumed, resumed_s=resumed, units=len(todo))
+    ray.get(ledger.planned.remote(path, seconds=item.duration_s - resumed, resumed_s=resumed, units=len(todo),
+                                  **analyse))
     light = slim(item)
     return [{"unit": pickle.dumps(Unit(light, s, len(segments)))} for s in todo]
 
@@ -213,10 +217,11 @@ class UnitAnalyzer:
     """The Ray Data callable class: one VideoAnalyzer per actor, one unit per call.
 
     Each call asks the coordinator whether to run (retry bookkeeping), runs the unit under
-    a watchdog, and returns one small progress row. A unit past `unit_timeout_s` cannot be
-    stopped from inside (a stuck decode holds a C call), so the watchdog reports it and
-    ends this actor's process; Ray restarts the actor (the pool keeps its size) and Ray
-    Data resubmits its calls, which the coordinator then retries or fails."""
+    a watchdog, and returns one small progress row (with the manifest row when a video is
+    done). A unit past `unit_timeout_s` cannot be stopped from inside (a stuck decode holds
+    a C call), so the watchdog reports it and ends this actor's process; Ray restarts the
+    actor (the pool keeps its size) and Ray Data resubmits its calls, which the
+    coordinator then retries or fails."""
 
     def __init__(self, config: RunConfig, store_uri: str, coordinator, segment_s: float, unit_timeout_s: float,
                  shared: bool, torch_threads: int | None, hook=None):
@@ -249,11 +254,13 @@ class UnitAnalyzer:
             self.inflight[unit.key] = unit
         try:
             try:
-                if verdict.action == "done":  # delivered twice: counted the first time
-                    return _progress(unit, None, seconds=0.0)
+                if verdict.action == "done":
+                    return self._again(unit)
                 if verdict.action == "run":
                     expire = lambda: self._expire(unit)  # noqa: E731
                     with self.gate.enter(verdict.alone), Watchdog(self.timeout_s, expire):
+                        if verdict.alone:  # it holds the actor now: a death is its own
+                            ray.get(self.coordinator.alone.remote(unit.key))
                         return self._run(unit, verdict.attempt)
                 return self._settle(unit, verdict.error)
             except Exception as e:  # e.g. the output location failed a write: this unit fails, the run goes on
@@ -263,6 +270,15 @@ class UnitAnalyzer:
             with self.lock:
                 self.inflight.pop(unit.key, None)
             self.coordinator.end.remote(unit.key)
+
+    def _again(self, unit: Unit) -> dict:
+        """A call for a unit that ended already: Ray retried it because its actor died after
+        the unit ended, and its output may never have reached the driver (Ray passes on the
+        retry's output only in that case: one output per call). So it is sent again, with
+        the manifest row read back from storage. A segmented video whose merger's output
+        was lost gets its row from the driver at the end (Progress.settle)."""
+        row = stored_row(self.runner.store, unit.item.video_id) if unit.segment is None else None
+        return _progress(unit, row)
 
     def _run(self, unit: Unit, attempt: int) -> dict:
         r = self.runner

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from emotion_batch.config import RunConfig
 from emotion_batch.media import MediaInfo, probe
 from emotion_batch.pipeline import VideoResult
-from emotion_batch.run.batch import record_result
+from emotion_batch.run.batch import record_result, stored_row
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.manifest import ManifestRow, now_utc
 from emotion_batch.run.segments import Segment, merge_segments
@@ -243,8 +243,7 @@ class UnitRunner:
         """The manifest row a previous attempt already wrote for this video in this run."""
         if not self.store.is_done(item.video_id, self.model_version, self.config.config_hash()):
             return None
-        row = self.store.read("videos", item.video_id).to_pylist()[0]
-        return ManifestRow(**{f.name: row[f.name] for f in dataclasses.fields(ManifestRow)})
+        return stored_row(self.store, item.video_id)
 
 
 def slim(item: WorkItem) -> WorkItem:

@@ -2,6 +2,11 @@
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -102,3 +107,30 @@ def test_a_bad_fusion_gate_file_is_a_usage_error_that_says_how_to_make_one(tmp_p
 def test_empty_folder_says_what_to_do(tmp_path):
     r = CliRunner().invoke(main, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "no video files found" in r.output  # 2: the run could not proceed
+
+
+def test_ctrl_c_interrupts_a_run_even_when_sigint_was_inherited_ignored():
+    """A process started in the background by a shell without job control (`cmd &` in a
+    script) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler:
+    `kill -INT` did nothing and the run went on to exit 0. During a run SIGINT interrupts
+    anyway; afterwards the inherited disposition is back."""
+    code = textwrap.dedent("""
+        import os, signal, time
+        from emotion_batch.cli.run import ctrl_c_interrupts
+        print("inherited ignored:", signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)
+        try:
+            with ctrl_c_interrupts():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(60)
+            print("not interrupted", flush=True)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        os.kill(os.getpid(), signal.SIGINT)
+        print("ignored again:", signal.getsignal(signal.SIGINT) is signal.SIG_IGN, flush=True)
+    """)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(repo)),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert out.stdout.split("\n") == ["inherited ignored: True", "interrupted", "ignored again: True", ""], \
+        out.stdout + out.stderr

@@ -34,9 +34,59 @@ def test_a_death_while_sharing_the_actor_is_not_charged_but_the_rerun_is_alone()
     led.end("good")
     bad = led.begin("bad", "analysing /bad.mp4", "w2", shared=True)
     assert (bad.action, bad.alone) == ("run", True)
+    led.alone("bad")  # its worker let the others finish: `bad` holds the actor alone
     # w2 died with only `bad` in it: now it is charged, and max_retries=0 fails it
     assert led.begin("bad", "analysing /bad.mp4", "w3", shared=True).action == "fail"
     assert "good" not in led.units
+
+
+def test_a_unit_waiting_for_its_turn_alone_is_not_charged_for_the_unit_that_held_the_actor():
+    """Both units were lost sharing an actor, so both rerun alone, one after the other. The
+    poison takes the actor first and kills it again while the other waits for its turn:
+    only the poison is charged."""
+    led = Ledger(max_retries=0, unit_timeout_s=10)
+    for key in ("poison", "good"):
+        led.begin(key, f"analysing /{key}.mp4", "w1", shared=True)
+    for key in ("poison", "good"):  # w1 died with both in it
+        v = led.begin(key, f"analysing /{key}.mp4", "w2", shared=True)
+        assert (v.action, v.alone) == ("run", True)
+    led.alone("poison")  # it runs; `good` waits for it in the same actor
+    # w2 died: the poison is charged and failed; `good` is not charged and runs again, alone
+    v = led.begin("poison", "analysing /poison.mp4", "w3", shared=True)
+    assert (v.action, v.error) == ("fail", "worker lost 1 time(s) while analysing /poison.mp4")
+    v = led.begin("good", "analysing /good.mp4", "w3", shared=True)
+    assert (v.action, v.alone) == ("run", True)
+    assert led.units["good"].deaths == 0
+
+
+def test_every_video_planned_for_analysis_is_awaited_until_its_row_reaches_the_driver():
+    """Whatever the worker outcomes, each video planned for analysis is either reported
+    received by the driver or handed back by `undelivered`, saying whether its row was
+    written; videos not to analyse (skipped, unreadable) are not awaited."""
+    led = Ledger(max_retries=2, unit_timeout_s=10)
+    led.planned("/done.mp4", skipped=1)
+    led.planned("/bad.mp4", failed_row="row")
+    led.planned("/a.mp4", videos=1, units=1, video_id="a", size_bytes=10)  # its row arrives
+    led.planned("/b.mp4", videos=1, units=1, video_id="b", size_bytes=20)  # written; its output lost
+    led.planned("/c.mp4", videos=1, units=1, video_id="c", size_bytes=30)  # its worker lost, no retry came
+    led.planned("/d.mp4", videos=1, units=2, video_id="d", size_bytes=40)  # two segments, merged; row lost
+    led.planned("/b.mp4", videos=1, units=1, video_id="b", size_bytes=20)  # a retried planning task
+    for key in ("a", "b", "c", "d/0", "d/1"):
+        assert led.begin(key, f"analysing {key}", "w1", shared=False).action == "run"
+    led.register("d", 2, done=[])
+    for key in ("a", "b"):
+        led.end(key)
+    assert led.segment_done("d", 0, "d/0") is None
+    led.end("d/0")
+    assert led.segment_done("d", 1, "d/1") == {}  # d/1 merges d
+    led.merged("d")
+    # a late retry of a unit of the merged video runs no more: its segment file is gone
+    assert led.begin("d/1", "analysing d/1", "w2", shared=False).action == "done"
+    assert led.begin("b", "analysing b", "w2", shared=False).action == "done"  # its output is sent again
+    led.snapshot(delivered=["a"])
+    rest = {w.video_id: (w.path, w.size_bytes, w.written) for w in led.undelivered()}
+    assert rest == {"b": ("/b.mp4", 20, True), "c": ("/c.mp4", 30, False), "d": ("/d.mp4", 40, True)}
+    assert led.undelivered() == []
 
 
 def test_timeouts_count_and_a_neighbour_killed_with_it_is_forgiven():

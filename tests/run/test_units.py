@@ -137,3 +137,29 @@ def test_only_cuda_out_of_memory_counts_as_such():
     assert is_cuda_oom("RuntimeError: CUDA error: out of memory")
     assert not is_cuda_oom("MemoryError: ")  # host memory: not retried with smaller chunks
     assert not is_cuda_oom(None)
+
+
+def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
+    """The driver's settling of `Ledger.undelivered` (no Ray, no timing): a video whose worker
+    wrote its row counts with that row; one with no row written is recorded failed (on
+    storage too, so a rerun redoes it), never left without a row."""
+    from emotion_batch.run.batch import record_result, settle_undelivered
+    from emotion_batch.run.ledger import Awaited
+    from emotion_batch.run.manifest import now_utc
+    from emotion_batch.schemas import TABLES
+
+    store = ResultStore(str(tmp_path / "out"))
+    config = RunConfig(device="cpu")
+    empty = pa.Table.from_pylist([], schema=TABLES["timelines"])
+    written = record_result(store, VideoResult("b", "/b.mp4", "ok", timeline=empty), None, config, "mv", "cpu",
+                            now_utc())
+    row, stored = settle_undelivered(store, Awaited("b", "/b.mp4", 20, written=True), config, "mv")
+    assert stored and row == written
+    row, stored = settle_undelivered(store, Awaited("c", "/c.mp4", 30), config, "mv")
+    assert not stored and (row.status, row.size_bytes) == ("failed", 30)
+    assert row.error == "worker lost while analysing /c.mp4; no result came back: run again to retry it"
+    assert store.done_record("c").status == "failed"
+    # the ledger saw it written, but storage has no readable row: failed as well, not dropped
+    row, stored = settle_undelivered(store, Awaited("d", "/d.mp4", 40, written=True), config, "mv")
+    assert not stored and row.status == "failed" and store.done_record("d").status == "failed"
+    assert sorted(store.video_ids()) == ["b", "c", "d"]
