@@ -44,7 +44,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import shap
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -111,6 +110,8 @@ def expected_gradients(model: nn.Module, x: torch.Tensor, label: int, references
     model input, on the model's device) against ``references`` (K, *x.shape). float64 array of
     x's shape; they sum to ~ log p(label|x) - mean_k log p(label|ref_k). NumPy's global RNG
     state is restored afterwards."""
+    import shap  # half a second of imports: only when a second is explained with SHAP groups
+
     state = np.random.get_state()
     try:
         with torch.inference_mode(False), torch.enable_grad():
