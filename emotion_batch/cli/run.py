@@ -115,9 +115,10 @@ def ray_options(f):
                      "(default: 1 with GPUs, else min(4, CPUs of a node))."),
         click.option("--gpus-per-actor", type=click.FloatRange(min=0), default=1.0, show_default=True,
                      help="GPUs per actor; a fraction packs several actors on one GPU."),
-        click.option("--segment-s", type=click.FloatRange(min=1), default=300.0, show_default=True,
+        click.option("--segment-s", type=click.FloatRange(min=1), default=None,
                      help="Videos longer than this are split into segments of this many seconds, "
-                     "analysed in parallel and merged."),
+                     "analysed in parallel and merged (default: 300, or 60 when there are fewer files "
+                     "than analysis slots, so that every slot has work)."),
         click.option("--max-retries", type=click.IntRange(min=0), default=2, show_default=True,
                      help="Times a unit of work is retried after its actor died or it timed out."),
         click.option("--unit-timeout", "unit_timeout_s", type=click.FloatRange(min=0, min_open=True), default=3600.0,
@@ -152,7 +153,7 @@ def ctrl_c_interrupts():
 
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
             engine: str = "ray", address: str | None = None, actors: int | None = None,
-            cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float = 300.0,
+            cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float | None = None,
             max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2,
             min_actors: int = 1, unit_timeout_s: float = 3600.0) -> int:
     """Discover (one input or several), check --out, analyse and summarise; returns the exit
@@ -237,7 +238,7 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
 @ray_options
 @config_options
 def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, address: str | None,
-        actors: int | None, min_actors: int, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float,
+        actors: int | None, min_actors: int, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float | None,
         max_retries: int, unit_timeout_s: float, resources: dict | None, actor_concurrency: int, **kw) -> None:
     """Analyse INPUT (a video file or a folder, searched recursively) into per-second
     emotion timelines under --out, on Ray (embedded, or the cluster at --address /

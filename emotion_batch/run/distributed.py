@@ -59,8 +59,10 @@ from emotion_batch.run.store import ResultStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ActorStartupError", "ActorShape", "RunSummary", "connect", "run_ray", "size_actors"]
+__all__ = ["ActorStartupError", "ActorShape", "RunSummary", "connect", "run_ray", "segment_length", "size_actors"]
 
+DEFAULT_SEGMENT_S = 300.0  # videos longer than this are analysed in segments (--segment-s)
+FILL_SEGMENT_S = 60.0  # ... or than this, when the batch has fewer files than analysis slots
 PATHS_PER_PLAN_TASK = 1  # a planning task that dies is retried whole: re-plan one file, not several
 IN_FLIGHT_BYTES = 256 * 2**20  # Ray Data's object-store budget: bounds planned units waiting for actors
 
@@ -239,6 +241,22 @@ def build_pipeline(paths: list[str], spec: PlanSpec, shape: ActorShape, coordina
                                    torch_threads=shape.torch_threads, hook=hook))
 
 
+def segment_length(segment_s: float | None, n_files: int, slots: int, echo=print) -> float:
+    """`--segment-s` if given; else DEFAULT_SEGMENT_S, or FILL_SEGMENT_S when the batch has
+    fewer files than the pool has analysis slots at the start (actors x units per actor): long
+    videos are then cut finer so that every slot has work (one 2-minute video on one actor
+    running two units at once: two 1-minute units in parallel; measured 32.3 -> 28.8 s for
+    the whole run, the same 119 face-seconds). Segments are merged with their face ids
+    stitched, as for any long video."""
+    if segment_s is not None:
+        return segment_s
+    if n_files < slots:
+        echo(f"{n_files} file(s) for {slots} analysis slot(s): videos longer than {FILL_SEGMENT_S:g} s are "
+             "analysed in segments of that length, in parallel")
+        return FILL_SEGMENT_S
+    return DEFAULT_SEGMENT_S
+
+
 def _startup_error(e: BaseException | None) -> ActorStartupError | None:
     """The ActorStartupError an actor raised, unwrapped from Ray's task errors, if any."""
     for _ in range(10):
@@ -267,7 +285,7 @@ def _sorted_biggest_first(paths: list[str]) -> list[str]:
 def run_ray(
     paths: list[str], store_uri: str, config: RunConfig, force: bool = False, address: str | None = None,
     actors: int | None = None, cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0,
-    segment_s: float = 300.0, max_retries: int = 2, resources: dict[str, float] | None = None,
+    segment_s: float | None = None, max_retries: int = 2, resources: dict[str, float] | None = None,
     concurrency: int = 2, progress: bool = True, echo=print, min_actors: int = 1, unit_timeout_s: float = 3600.0,
     plan_tasks: int | None = None, plan_ahead: int = 256, hook=None,
 ) -> RunSummary:
@@ -276,7 +294,7 @@ def run_ray(
     Planning stays at most `plan_ahead` units (or 4 per busy actor) ahead of analysis.
     `hook` goes to every actor's VideoAnalyzer (tests, tracing). Raises ActorStartupError
     when actors cannot start, ConfigError for settings the cluster cannot meet."""
-    if segment_s < 1:
+    if segment_s is not None and segment_s < 1:
         raise ConfigError(f"--segment-s must be >= 1, got {segment_s}")
     if max_retries < 0 or concurrency < 1 or min_actors < 1:
         raise ConfigError("--max-retries must be >= 0, concurrency and --min-actors >= 1")
@@ -297,6 +315,7 @@ def run_ray(
         plan_tasks = plan_tasks or max(2, min(16, int(totals.get("CPU", 0) // 2)))
         echo(f"{len(paths)} file(s) to plan in up to {plan_tasks} task(s) at once; analysis: {shape.describe()}, "
              f"up to {concurrency} unit(s) at once each")
+        segment_s = segment_length(segment_s, len(paths), shape.initial * concurrency, echo)
         coordinator = start_coordinator(max_retries, unit_timeout_s)
         store = ResultStore(store_uri)
         claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name

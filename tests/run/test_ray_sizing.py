@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emotion_batch.config import ConfigError, RunConfig
-from emotion_batch.run.distributed import RunSummary, size_actors
+from emotion_batch.run.distributed import DEFAULT_SEGMENT_S, FILL_SEGMENT_S, RunSummary, segment_length, size_actors
 from emotion_batch.run.manifest import ManifestRow
 
 
@@ -95,3 +95,16 @@ def test_an_embedded_ray_that_cannot_start_is_one_line_with_what_to_try(monkeypa
     msg = str(e.value)
     assert "\n" not in msg and "Failed to start the GCS server" in msg
     assert "ray stop" in msg and "--engine local" in msg
+
+
+def test_segments_are_cut_finer_only_when_slots_would_sit_idle():
+    said = []
+    # one long video, one actor running two units at once: two slots, so 60 s segments
+    assert segment_length(None, 1, 2, said.append) == FILL_SEGMENT_S == 60.0
+    assert said and "1 file(s) for 2 analysis slot(s)" in said[0]
+    # as many files as slots, or more: the usual length, nothing said
+    said.clear()
+    assert segment_length(None, 2, 2, said.append) == DEFAULT_SEGMENT_S == 300.0
+    assert segment_length(None, 40, 8, said.append) == DEFAULT_SEGMENT_S and not said
+    # an explicit --segment-s always wins
+    assert segment_length(120.0, 1, 16, said.append) == 120.0 and not said
