@@ -14,9 +14,10 @@ hits them alike; medians are printed with --repeats > 1.
   analysis = fer's `Video.analyze` alone.
 - ray / local: `cli.py run VIDEO --out TMP --fps 5 --explain none --no-progress` (ray: its own
   embedded Ray, RAY_AUTH_MODE=disabled; local: `--engine local`). analysis = the manifest's
-  `t_total` (the analysis of the video in its actor / process); start-up = launch to the
-  manifest's `started_at` (imports, Ray, actor start, model loading, planning: everything
-  before the video's analysis begins).
+  `finished_at - started_at`, wall time from the start of the video's (first) unit to its
+  merged result (segments analysed in parallel overlap; their summed seconds, `t_total`, are
+  printed as "unit seconds"); start-up = launch to `started_at` (imports, Ray, actor start,
+  model loading, planning: everything before the video's analysis begins).
 - whole = the process's wall time, launch to exit; peak RSS = the largest sum of RSS over the
   process and its descendants (Ray's actors and services included), sampled every 0.2 s.
 
@@ -93,10 +94,11 @@ def run_ours(engine: str, video: str, fps: float, tmp: Path) -> dict:
     m = pq.read_table(out / "videos").to_pylist()[0]
     if m["status"] != "ok":
         raise SystemExit(f"{engine}: {m['status']}: {m['error']}")
-    started = datetime.fromisoformat(m["started_at"].replace("Z", "+00:00")).timestamp()
+    started, finished = (datetime.fromisoformat(m[k].replace("Z", "+00:00")).timestamp()
+                         for k in ("started_at", "finished_at"))
     t = pq.read_table(out / "timelines", columns=["face_id", "n_frames"])
     face_seconds = sum(1 for f, n in zip(t["face_id"].to_pylist(), t["n_frames"].to_pylist()) if f >= 0 and n)
-    return {"analysis_s": m["t_total"], "frames": int(round(m["duration_s"] * fps)), "whole_s": wall,
+    return {"analysis_s": finished - started, "unit_s": m["t_total"], "frames": int(round(m["duration_s"] * fps)), "whole_s": wall,
             "peak_rss": peak, "startup_s": started - launch, "face_seconds": face_seconds}
 
 
@@ -133,7 +135,8 @@ def main() -> None:
                 results[e].append(r)
                 print(f"  run {rep + 1} {e:5s}: analysis {r['analysis_s']:.1f} s ({r['frames'] / r['analysis_s']:.1f} "
                       f"frames/s), whole {r['whole_s']:.1f} s, start-up {r['startup_s']:.1f} s, "
-                      f"peak RSS {r['peak_rss'] / 2**20:.0f} MB, face-seconds {r['face_seconds']}", flush=True)
+                      f"peak RSS {r['peak_rss'] / 2**20:.0f} MB, face-seconds {r['face_seconds']}"
+                      + (f", unit seconds {r['unit_s']:.1f}" if "unit_s" in r else ""), flush=True)
     med = {e: {k: statistics.median(r[k] for r in rs) for k in ("analysis_s", "whole_s", "startup_s", "peak_rss")}
            | {"frames": rs[0]["frames"]} for e, rs in results.items()}
     base = med.get("fer")

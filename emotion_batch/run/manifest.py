@@ -23,7 +23,7 @@ from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, STAGES
 
 
 def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass
