@@ -83,3 +83,26 @@ def test_refusing_the_records_reproduces_the_pipeline(av_clips):
 def test_evaluate_av_without_clips_says_so(tmp_path):
     r = CliRunner().invoke(main, ["evaluate", "av", "--data", str(tmp_path)])
     assert r.exit_code == 1 and "no labelled" in r.output
+
+
+def test_train_fusion_writes_a_gate_that_run_uses(av_clips, tmp_path):
+    """`train fusion --out FILE` fits on the clips and writes a gate file; `run --fusion FILE`
+    analyses with it: the results carry another model version than the shipped gate's."""
+    import pyarrow.parquet as pq
+
+    from emotion_batch.models.fusion import FusionParams
+
+    gate = tmp_path / "gate.json"
+    r = CliRunner().invoke(main, ["train", "fusion", "--data", str(av_clips), "--out", str(gate), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    params = FusionParams.load(gate)
+    assert params.min_speech in (0.0, 0.05, 0.1, 0.2) and np.isfinite([params.a_v, params.a_a]).all()
+    clip = sorted(av_clips.glob("01-*.mp4"))[0]
+    versions = []
+    for extra in ([], ["--fusion", str(gate)]):
+        out = tmp_path / f"out{len(extra)}"
+        r = CliRunner().invoke(main, ["run", str(clip), "--out", str(out), "--engine", "local", "--no-progress",
+                                      "--explain", "none", "--device", "cpu"] + extra)
+        assert r.exit_code == 0, r.output
+        versions.append(pq.read_table(out / "videos").column("model_version")[0].as_py())
+    assert versions[0] != versions[1]
