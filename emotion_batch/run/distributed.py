@@ -40,6 +40,7 @@ import copy
 import logging
 import math
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,6 +270,29 @@ def _startup_error(e: BaseException | None) -> ActorStartupError | None:
     return None
 
 
+# Ray Data's threads in the driver that call into Ray (2.60 names). One of them still in a
+# Ray call when Ray shuts down ends the whole process with exit status 1 ("The core worker
+# has already been shutdown ... The process will exit"): an interrupted run then lost its 130.
+RAY_DATA_THREADS = ("StreamingExecutor-", "ray-data-metadata-prefetch", "iter_threaded")
+
+
+def stop_pipeline(rows, timeout_s: float = 30.0) -> None:
+    """Stop the pipeline now, not when its iterator is garbage-collected: closing the
+    iterator shuts the executor down (its actors are killed, so a thread waiting for their
+    output returns), then wait up to `timeout_s` for Ray Data's threads to end, so that
+    nothing of it is left in a Ray call when Ray is shut down (interrupt, error)."""
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+    deadline = time.monotonic() + timeout_s
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and t.name.startswith(RAY_DATA_THREADS):
+            t.join(max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in threading.enumerate() if t.is_alive() and t.name.startswith(RAY_DATA_THREADS)]
+    if left:
+        log.warning("Ray Data threads still running after %.0f s: %s", timeout_s, ", ".join(left))
+
+
 def _sorted_biggest_first(paths: list[str]) -> list[str]:
     def size(p: str) -> int:
         try:
@@ -326,14 +350,17 @@ def run_ray(
             ds = build_pipeline(_sorted_biggest_first(paths), spec, shape, coordinator, concurrency, unit_timeout_s,
                                 plan_tasks, hook)
             with Progress(coordinator, bar, summary, len(paths), echo) as prog:
+                rows = iter(ds.iter_rows())
                 try:
-                    for out in ds.iter_rows():
+                    for out in rows:
                         prog.unit_done(out)
                 except Exception as e:
                     err = _startup_error(e)
                     if err is not None:
                         raise err from None
                     raise
+                finally:
+                    stop_pipeline(rows)
             prog.settle(lambda awaited: settle_undelivered(store, awaited, config, spec.model_version))
         if prog.retries:
             echo(f"{prog.retries} unit(s) were retried after their worker was lost or timed out")

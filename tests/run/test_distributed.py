@@ -399,6 +399,22 @@ def test_killed_actor_work_is_retried(cluster, videos, tmp_path):
     assert_no_duplicates(out, 3)
 
 
+def test_interrupt_stops_ray_data_before_returning(cluster, tiny, tmp_path, monkeypatch):
+    """Ctrl-C landing in the driver's own code (between two rows, with Ray Data's iterator
+    suspended) stops the pipeline before run_ray returns: none of Ray Data's threads is left
+    in a Ray call, where shutting Ray down next would end the process with status 1."""
+    from emotion_batch.run import distributed
+
+    def interrupt(self, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed.Progress, "unit_done", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny, tmp_path / "results", actors=1)
+    left = [t.name for t in threading.enumerate() if t.name.startswith(distributed.RAY_DATA_THREADS)]
+    assert left == []
+
+
 @pytest.mark.slow
 def test_ctrl_c_then_cli_run_resumes(cluster, videos, tiny, tmp_path):
     """`cli.py run` with its own embedded Ray is interrupted (SIGINT) after the first video
