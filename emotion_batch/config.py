@@ -29,7 +29,7 @@ class RunConfig:
     chunk_frames: int = 32  # analysed frames decoded and processed together
     device: str = "auto"  # auto | cpu | cuda (cuda:N accepted)
     detect_max_side: int = 0  # 0 = auto: the largest downscale that loses no face >= min_face_px
-    detect_interval_s: float = 0.0  # full detection this often; tracked faces refined between (0 = every frame)
+    detect_interval_s: float = 1.0  # settled scenes: full detection once a second; tracked faces refined between (0 = every frame; vision/keyframes.py)
     min_face_px: int = 20  # smallest face (in full-resolution pixels) MTCNN looks for
     min_face_score: float = 0.90  # detections below this MTCNN probability are dropped
     track_iou: float = 0.3  # IoU needed to continue a track

@@ -36,16 +36,17 @@ def frame_times(seconds: float, fps: float, vfr: bool = False) -> np.ndarray:
     return np.round(t[t < seconds - 1e-6], 6)
 
 
-def make_frames(times: np.ndarray, size=(320, 240), face: bool = True) -> list[np.ndarray]:
+def make_frames(times: np.ndarray, size=(320, 240), face: bool = True, face_from_s: float = 0.0) -> list[np.ndarray]:
     """Upright RGB frames of `size` (w, h): the square face photo drifting slowly along the
-    longer side (left to right, or top to bottom for a portrait size), or a plain gradient."""
+    longer side (left to right, or top to bottom for a portrait size), or a plain gradient
+    (no face, or before `face_from_s`)."""
     w, h = size
     side = min(w, h)
     photo = face_photo(side) if face else None
     frames = []
-    for i, _ in enumerate(times):
+    for i, t in enumerate(times):
         f = np.full((h, w, 3), 96, np.uint8)
-        if photo is not None:
+        if photo is not None and t >= face_from_s:
             x = min(max(w, h) - side, (i // 2) % max(1, max(w, h) - side + 1))  # slow drift
             if w >= h:
                 f[:, x : x + side] = photo
@@ -135,17 +136,19 @@ def make_video(
     pix_fmt: str = "yuv420p",
     audio_codec: str = "aac",
     rotation: int = 0,
+    face_from_s: float = 0.0,
 ) -> np.ndarray:
     """Encode a video (default H.264 + AAC; the container follows the file name); returns the
     frame times written. `size` is the displayed (w, h); with `rotation` (degrees, a multiple
     of 90, counter-clockwise as FFmpeg's display matrix reads) the picture is stored turned the
-    other way with that rotation flag, as a phone stores a portrait recording."""
+    other way with that rotation flag, as a phone stores a portrait recording. The face
+    appears at `face_from_s`."""
     path = str(path)
     times = frame_times(seconds, fps, vfr) if times is None else np.asarray(times)
     if isinstance(audio, str):
         audio = tone(seconds, audio_rate)
     turns = (rotation // 90) % 4
-    frames = [np.ascontiguousarray(np.rot90(f, -turns)) for f in make_frames(times, size, face)]
+    frames = [np.ascontiguousarray(np.rot90(f, -turns)) for f in make_frames(times, size, face, face_from_s)]
     stored = (size[1], size[0]) if turns % 2 else size
     # AVI has no per-frame timestamps: frames are numbered at the stream rate
     den = int(round(fps)) if path.lower().endswith(".avi") else 1000

@@ -30,8 +30,9 @@ def config_options(f):
         click.option("--detect-max-side", type=int, default=RunConfig.detect_max_side, show_default=True,
                      help="0 = auto (lossless for faces >= 20 px). A smaller side is faster but misses small faces."),
         click.option("--detect-interval", "detect_interval_s", type=float, default=RunConfig.detect_interval_s,
-                     show_default=True, help="Seconds between full face detections; tracked faces are "
-                     "re-found near their last position in between (0 = full detection on every analysed frame)."),
+                     show_default=True, help="Once faces and tracks agree, seconds between full face detections (also one per "
+                     "second); tracked faces are re-found near their last position in between, and any new or "
+                     "lost face brings full detection back to every frame. 0 = full detection on every analysed frame."),
         click.option("--min-face-score", type=float, default=RunConfig.min_face_score, show_default=True),
         click.option("--audio-window", "audio_window_s", type=float, default=RunConfig.audio_window_s, show_default=True,
                      help="Seconds of audio context around each second."),

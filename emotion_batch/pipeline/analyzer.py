@@ -57,6 +57,7 @@ from emotion_batch.sync import SPEAKING_AT_ZERO, SyncAnalysis, SyncResult, analy
 from emotion_batch.timing import StageTimer
 from emotion_batch.vision.align import align_faces_batch, to_model_input
 from emotion_batch.vision.detect import FaceDetector, FrameFaces
+from emotion_batch.vision.keyframes import KeyframePolicy
 from emotion_batch.vision.mouths import TrackLog
 from emotion_batch.vision.track import IoUTracker
 
@@ -100,7 +101,7 @@ class _VideoState:
     tracker: IoUTracker
     crops: BestCrops  # aligned crops of the seconds that will be explained
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
-    last_full_t: float | None = None
+    keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))
 
 
 class VideoAnalyzer:
@@ -159,7 +160,7 @@ class VideoAnalyzer:
         self._report("probe", info)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
         state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
-                            BestCrops(c))
+                            BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s))
         decoded = DecodeReport()
         for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
             self._report("frames", chunk)
@@ -209,26 +210,35 @@ class VideoAnalyzer:
                 heap.trim()
 
     def _detect(self, chunk: FrameChunk, state: _VideoState) -> ChunkFaces:
-        """Faces per frame: full MTCNN on keyframes (batched), R/O-Net refinement of the
-        tracked faces on the frames between (see FaceDetector.refine). Updates the tracker
-        and the mouth log."""
-        interval = self.config.detect_interval_s
-        key = np.zeros(len(chunk.times), bool)
-        last = state.last_full_t
-        for i, t in enumerate(chunk.times):
-            if interval <= 0 or last is None or t - last >= interval - 1e-6:
-                key[i], last = True, t
-        state.last_full_t = last
-        full = iter(self.detector.detect(chunk.frames[key]) if key.any() else [])
+        """Faces per frame: full MTCNN where the keyframe policy asks for it, else R/O-Net
+        refinement of the tracked faces (see vision/keyframes.py). Full detections run in
+        batches of the frames up to the next refined one. Updates the tracker and the mouth log."""
+        step = 1.0 / self.config.fps
+        policy, tracker = state.keyframes, state.tracker
         faces, ids = [], []
-        for i, t in enumerate(chunk.times):
-            if key[i]:
-                f = next(full)
+        i, n = 0, len(chunk.times)
+        while i < n:
+            j = i
+            while j < n and policy.is_key(float(chunk.times[j]), step) and (j == i or policy.interval_s <= 0):
+                j += 1
+            if j > i:  # full detection of frames i..j-1 (one frame unless the policy is off)
+                for k, f in enumerate(self.detector.detect(chunk.frames[i:j])):
+                    t = float(chunk.times[i + k])
+                    expected, known = len(tracker.predicted_boxes(t)), tracker.next_id
+                    faces.append(f)
+                    ids.append(tracker.update(t, f.boxes))
+                    policy.full(t, expected, ids[-1], known)
+                i = j
             else:
-                f = self.detector.refine(chunk.frames[i], state.tracker.predicted_boxes(float(t)))
-            faces.append(f)
-            ids.append(state.tracker.update(float(t), f.boxes))
-            state.mouths.add(float(t), ids[-1], f.landmarks)
+                t = float(chunk.times[i])
+                predicted = tracker.predicted_boxes(t)
+                f = self.detector.refine(chunk.frames[i], predicted)
+                faces.append(f)
+                ids.append(tracker.update(t, f.boxes))
+                policy.refined(t, len(predicted), len(f))
+                i += 1
+        for t, f, fid in zip(chunk.times, faces, ids):
+            state.mouths.add(float(t), fid, f.landmarks)
         return ChunkFaces(chunk.times, faces, ids)
 
     def _align(self, chunk: FrameChunk, faces: ChunkFaces, timer: StageTimer) -> AlignedFaces | None:
