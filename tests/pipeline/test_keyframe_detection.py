@@ -35,8 +35,8 @@ def test_settled_scene_is_fully_detected_once_a_second(made_videos):
     rows, full, frames = analyse(made_videos["face"][0], 1.0)
     dense, full0, _ = analyse(made_videos["face"][0], 0.0)
     assert full0 == frames == 15
-    # the face is new at 0.0, detections agree from 0.2 and settle at 1.2; then 1.8 and 2.8
-    assert full == 7 + 2
+    # the face is new at 0.0, detections agree from 0.2 and settle at 0.6; then 0.8, 1.8, 2.8
+    assert full == 4 + 3
     assert [(r["second"], r["n_frames"]) for r in rows] == [(r["second"], r["n_frames"]) for r in dense]
     for r, d in zip(rows, dense):  # refined boxes: R/O-Net on the tracked box, vs the whole cascade
         np.testing.assert_allclose([r["box_x1"], r["box_y1"]], [d["box_x1"], d["box_y1"]], atol=3.0)

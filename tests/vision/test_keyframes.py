@@ -33,21 +33,21 @@ def test_off_means_every_frame():
 
 def test_settles_then_one_full_detection_per_second_on_its_last_frame():
     keys = drive(KeyframePolicy(1.0), lambda t: True)
-    # the face is new at 0.0; detections agree from 0.2 on and settle the scene at 1.2
-    assert all(keys[t] for t in TIMES if t <= 1.2)
-    assert [t for t in TIMES if keys[t] and t > 1.2] == [1.8, 2.8, 3.8, 4.8, 5.8]
+    # the face is new at 0.0; detections agree from 0.2 on and settle the scene at 0.6 (SETTLE_S)
+    assert all(keys[t] for t in TIMES if t <= 0.6)
+    assert [t for t in TIMES if keys[t] and t > 0.6] == [0.8, 1.8, 2.8, 3.8, 4.8, 5.8]
 
 
 def test_no_face_settles_too():
     keys = drive(KeyframePolicy(1.0), lambda t: False)
-    assert [t for t in TIMES if keys[t] and t > 1.0] == [1.8, 2.8, 3.8, 4.8, 5.8]
+    assert [t for t in TIMES if keys[t] and t > 0.4] == [0.8, 1.8, 2.8, 3.8, 4.8, 5.8]
 
 
 def test_a_lost_face_unsettles_the_scene():
     keys = drive(KeyframePolicy(1.0), lambda t: t < 3.3)
     assert not keys[3.2] and not keys[3.4]  # settled: refined (and lost at 3.4)
     assert keys[3.6] and keys[3.8] and keys[4.0]  # every frame again ...
-    assert not keys[5.2]  # ... until a second of agreeing detections (3.6-4.6) settles it
+    assert not keys[4.2] and keys[4.8]  # ... until agreeing detections for SETTLE_S (3.6-4.0) settle it
 
 
 def test_a_face_that_appears_in_a_settled_scene_is_found_in_its_second():
