@@ -101,7 +101,7 @@ class _VideoState:
     tracker: IoUTracker
     crops: BestCrops  # aligned crops of the seconds that will be explained
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
-    keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))
+    keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))  # set per video
 
 
 class VideoAnalyzer:
@@ -224,10 +224,11 @@ class VideoAnalyzer:
             if j > i:  # full detection of frames i..j-1 (one frame unless the policy is off)
                 for k, f in enumerate(self.detector.detect(chunk.frames[i:j])):
                     t = float(chunk.times[i + k])
-                    expected, known = len(tracker.predicted_boxes(t)), tracker.next_id
+                    live, known = tracker.live_count(t), tracker.next_id
                     faces.append(f)
                     ids.append(tracker.update(t, f.boxes))
-                    policy.full(t, expected, ids[-1], known)
+                    # every track matched once at most: all ids old and as many as the tracks
+                    policy.full(t, agrees=len(ids[-1]) == live and bool((ids[-1] < known).all()))
                 i = j
             else:
                 t = float(chunk.times[i])
@@ -235,7 +236,7 @@ class VideoAnalyzer:
                 f = self.detector.refine(chunk.frames[i], predicted)
                 faces.append(f)
                 ids.append(tracker.update(t, f.boxes))
-                policy.refined(t, len(predicted), len(f))
+                policy.refined(agrees=len(f) == len(predicted))
                 i += 1
         for t, f, fid in zip(chunk.times, faces, ids):
             state.mouths.add(float(t), fid, f.landmarks)

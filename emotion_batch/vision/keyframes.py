@@ -28,8 +28,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 EPS_S = 1e-6
 SETTLE_S = 0.4  # agreeing full detections this long settle the scene (or interval_s, if shorter)
 
@@ -37,8 +35,7 @@ SETTLE_S = 0.4  # agreeing full detections this long settle the scene (or interv
 @dataclass
 class KeyframePolicy:
     """Per video (or segment): call `is_key(t, step_s)` before a frame is detected, then
-    `full(t, expected, ids, known)` after a full detection or `refined(t, expected, found)`
-    after a refinement."""
+    `full(t, agrees)` after a full detection or `refined(agrees)` after a refinement."""
 
     interval_s: float
     settled: bool = False
@@ -55,12 +52,11 @@ class KeyframePolicy:
         # slack for frame times that are not exactly on the grid)
         return gap >= self.interval_s - EPS_S or (last_of_second and gap > self.interval_s - 1.0 + step_s / 2)
 
-    def full(self, t: float, expected: int, ids: np.ndarray, known: int) -> None:
-        """After a full detection at `t`: `expected` live tracks before it, `ids` the track ids
-        it gave its faces, `known` the first id that did not exist before it."""
+    def full(self, t: float, agrees: bool) -> None:
+        """After a full detection at `t`; `agrees`: it found exactly the tracked faces (no new
+        face, none of them missing)."""
         self.last_full_t = t
-        matched = int(np.count_nonzero(np.asarray(ids) < known))
-        if matched < len(ids) or matched < expected:  # a new face, or a tracked one not found
+        if not agrees:
             self.settled, self.calm_since = False, None
             return
         if self.calm_since is None:
@@ -68,7 +64,7 @@ class KeyframePolicy:
         if t - self.calm_since >= min(self.interval_s, SETTLE_S) - EPS_S:
             self.settled = True
 
-    def refined(self, t: float, expected: int, found: int) -> None:
-        """After re-finding `expected` tracked faces at `t` (`found` of them were)."""
-        if found < expected:
+    def refined(self, agrees: bool) -> None:
+        """After re-finding the tracked faces; `agrees`: all of them were found."""
+        if not agrees:
             self.settled, self.calm_since = False, None

@@ -74,6 +74,10 @@ class IoUTracker:
         ok = (iou >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio <= self.max_size_ratio))
         return np.where(ok, iou - 0.5 * dist, -np.inf)
 
+    def live_count(self, t: float) -> int:
+        """How many tracks are still live at time t (those `update` can match)."""
+        return sum(t - tr.last_t <= self.max_gap_s for tr in self.tracks)
+
     def predicted_boxes(self, t: float) -> np.ndarray:
         """Where the live tracks are expected at time t (float32 (M, 4))."""
         live = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]

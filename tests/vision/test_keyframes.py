@@ -1,7 +1,6 @@
 """The keyframe policy: every frame while the scene is unsettled, then one full detection per
 second (and at most interval_s apart) until a detection or a refinement disagrees."""
 
-import numpy as np
 import pytest
 
 from emotion_batch.vision.keyframes import KeyframePolicy
@@ -17,11 +16,11 @@ def drive(policy: KeyframePolicy, present) -> dict[float, bool]:
     for t in TIMES:
         keys[t] = policy.is_key(t, STEP)
         here = present(t)
-        if keys[t]:  # the face gets id 0; ids from 0 are new when nothing was tracked
-            policy.full(t, int(tracked), np.array([0] if here else [], np.int32), known=int(tracked))
+        if keys[t]:  # agrees when the face is where the tracker expects it
+            policy.full(t, agrees=here == tracked)
             tracked = here
         else:  # refinement re-finds a tracked face only
-            policy.refined(t, int(tracked), int(tracked and here))
+            policy.refined(agrees=here or not tracked)
             tracked = tracked and here
     return keys
 
@@ -55,10 +54,10 @@ def test_a_face_that_appears_in_a_settled_scene_is_found_in_its_second():
     p = KeyframePolicy(1.0)
     orig = p.full
 
-    def full(t, expected, ids, known):
-        if len(ids):
+    def full(t, agrees):
+        if t >= 3.3:  # the face is there, so full detection finds it
             found.append(t)
-        orig(t, expected, ids, known)
+        orig(t, agrees)
 
     p.full = full
     keys = drive(p, lambda t: t >= 3.3)  # appears at 3.4: frames 3.4, 3.6, 3.8 of second 3
