@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from facenet_pytorch import MTCNN
 from facenet_pytorch.models.utils.detect_face import detect_face
 
 from emotion_batch.vision.detect import FaceDetector
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     det = FaceDetector(torch.device("cpu"))
-    m = det.mtcnn
+    m = MTCNN(keep_all=True, device="cpu").eval()  # stock: facenet-pytorch's own cascade, torch nets
     for v in a.videos:
         chunks = [c.frames for c in iter_frames(str(v), 5.0, 8)]
         n = sum(len(c) for c in chunks)

@@ -52,3 +52,17 @@ def test_the_driver_and_planning_tasks_do_not_load_torch():
     code = "import sys; from emotion_batch.pipeline import VideoAnalyzer; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"  # the lazy package still gives the analyzer
+
+
+def test_an_onnx_analyzer_does_not_load_torchvision():
+    """Under the onnx runtime the detector's nets are onnxruntime sessions: building the analyzer
+    must not import facenet-pytorch or torchvision (torchvision's import costs ~1.6 s of CPU in
+    every analysis process; vision/mtcnn_ops.py loads the two compiled ops it needs)."""
+    code = ("import sys; from emotion_batch.pipeline import VideoAnalyzer; from emotion_batch.config import RunConfig; "
+            "a = VideoAnalyzer(RunConfig(device='cpu', runtime='onnx', explain='none')); "
+            "from emotion_batch.vision import mtcnn_ops; import torch; "
+            "b = torch.tensor([[0., 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]]); "
+            "keep = mtcnn_ops.nms(b, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist(); "
+            "print(keep, sorted(m for m in ('torchvision', 'facenet_pytorch', 'torch._dynamo') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[0, 2] []", out

@@ -7,7 +7,9 @@ frame further for speed and loses faces below 12 / scale pixels (benchmarks/face
 Boxes and landmarks are in full-resolution pixels, where alignment crops from.
 
 The three nets run under a `Runtime` (emotion_batch/models/runtime: eager torch, or their ONNX exports
-in onnxruntime); the torch MTCNN module is kept for its thresholds and as the reference.
+in onnxruntime). Their torch modules (facenet-pytorch's, weights in its wheel) are built only when
+torch runs them: an onnx run checks its exports against the weight files and never imports
+facenet-pytorch or torchvision (vision/mtcnn_ops.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from facenet_pytorch import MTCNN
-from facenet_pytorch.models.utils.detect_face import rerec
-
 from emotion_batch.models.runtime import Runtime
+from emotion_batch.models.runtime.specs import facenet_weights, torch_net, weights_digest
 from emotion_batch.vision import mtcnn
+from emotion_batch.vision.mtcnn_ops import rerec
+
+# facenet-pytorch's MTCNN defaults: P-, R-, O-Net face probability thresholds, pyramid factor
+THRESHOLDS = (0.6, 0.7, 0.7)
+FACTOR = 0.709
 
 
 @dataclass
@@ -50,11 +55,10 @@ class FaceDetector:
         self.max_side = max_side
         self.min_face_px = min_face_px
         self.min_score = min_score
-        # Weights of P-, R- and O-Net ship inside the facenet-pytorch wheel.
-        self.mtcnn = MTCNN(keep_all=True, device=device).eval()
-        self.runtime = runtime if isinstance(runtime, Runtime) else Runtime.resolve(runtime, device)
-        m, rt = self.mtcnn, self.runtime
-        self.pnet, self.rnet, self.onet = rt.net("pnet", m.pnet), rt.net("rnet", m.rnet), rt.net("onet", m.onet)
+        self.thresholds, self.factor = list(THRESHOLDS), FACTOR
+        self.runtime = rt = runtime if isinstance(runtime, Runtime) else Runtime.resolve(runtime, device)
+        self.pnet, self.rnet, self.onet = (rt.net(n, lambda n=n: torch_net(n).to(device), _digest(n, rt.is_onnx))
+                                           for n in ("pnet", "rnet", "onet"))
 
     def scale_for(self, h: int, w: int) -> float:
         lossless = min(1.0, 12.0 / self.min_face_px)
@@ -66,9 +70,8 @@ class FaceDetector:
         if len(frames) == 0:
             return []
         x = torch.as_tensor(frames).to(self.device)
-        m = self.mtcnn
         found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, self.pnet, self.rnet, self.onet,
-                             m.thresholds, m.factor)
+                             self.thresholds, self.factor)
         return [self._keep(b, p) for b, p in found]
 
     def _keep(self, boxes: np.ndarray, points: np.ndarray) -> FrameFaces:
@@ -95,5 +98,13 @@ class FaceDetector:
         c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
         cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))
         inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
-        out, lm, _ = mtcnn.refine(img, cand, inds, self.rnet, self.onet, self.mtcnn.thresholds)
+        out, lm, _ = mtcnn.refine(img, cand, inds, self.rnet, self.onet, self.thresholds)
         return self._keep(out.numpy(), lm.numpy())
+
+
+def _digest(name: str, needed: bool) -> str | None:
+    """weights_digest of a net, read from its weight file (no module built), when an export is
+    to be checked against it."""
+    if not needed:
+        return None
+    return weights_digest(torch.load(facenet_weights(name), map_location="cpu", weights_only=True))

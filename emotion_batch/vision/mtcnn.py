@@ -7,7 +7,7 @@ that we measured on the sample videos:
    pyramid scale, 0.6 for 20-px faces), not from the full-resolution frame: the same
    scales for less resampling work.
 2. R-Net and O-Net crop their candidates from the *full-resolution* frame, all candidates of
-   the batch at once with `torchvision.ops.roi_align` (sampling_ratio 2: each output pixel is
+   the batch at once with torchvision's `roi_align` (sampling_ratio 2: each output pixel is
    the mean of 2x2 bilinear samples, an area-like resize), instead of one Python-level
    resize per candidate, and run in fixed-size batches (batching.py: bounded memory).
    Cropping from the pre-scaled frame instead blurred small faces:
@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from facenet_pytorch.models.utils.detect_face import (
+from emotion_batch.models.batching import run_batched
+from emotion_batch.vision.mtcnn_ops import (
+    batched_nms,
     batched_nms_numpy,
     bbreg,
-    generateBoundingBox,
+    generate_bounding_box,
     imresample,
     rerec,
+    roi_align,
 )
-from torchvision.ops import batched_nms, roi_align
-
-from emotion_batch.models.batching import run_batched
 
 
 def _crops(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, size: int) -> torch.Tensor:
@@ -47,7 +47,7 @@ def pnet_boxes(reg: torch.Tensor, probs: torch.Tensor, scale: float, thresh: flo
     indexing cost ~7 ms each on an 8-frame pyramid level here, numpy's argwhere 0.3 ms, and
     with the nets in onnxruntime that was ~15 % of detection. Same float32 arithmetic."""
     if reg.device.type != "cpu":
-        return generateBoundingBox(reg, probs, scale, thresh)
+        return generate_bounding_box(reg, probs, scale, thresh)
     p, r = probs.numpy(), reg.numpy()
     n, y, x = np.nonzero(p >= thresh)
     bb = np.stack([x, y], 1).astype(np.float32)

@@ -37,8 +37,8 @@ def test_chunk_size_does_not_change_the_timeline(made_videos):
 
 
 def test_models_live_on_the_resolved_device():
-    a = VideoAnalyzer(RunConfig(device="cpu"))
-    for model in (a.visual, a.audio, a.detector.mtcnn):
+    a = VideoAnalyzer(RunConfig(device="cpu", runtime="torch"))
+    for model in (a.visual, a.audio, a.detector.pnet, a.detector.rnet, a.detector.onet):
         assert {p.device.type for p in model.parameters()} == {"cpu"}
         assert {p.dtype for p in model.parameters()} == {torch.float32}
 
@@ -70,7 +70,9 @@ def test_analyzer_runtime_wraps_inference_but_keeps_torch_for_explanations():
     for model in (a.visual, a.audio):
         assert isinstance(model, torch.nn.Module) and all(p.requires_grad for p in model.parameters())
     t = VideoAnalyzer(RunConfig(device="cpu", runtime="torch"))
-    assert t.visual_net is t.visual and t.audio_net is t.audio and t.detector.pnet is t.detector.mtcnn.pnet
+    assert t.visual_net is t.visual and t.audio_net is t.audio
+    for net in (t.detector.pnet, t.detector.rnet, t.detector.onet):
+        assert isinstance(net, torch.nn.Module) and not net.training
 
 
 def test_onnx_and_torch_runtimes_give_the_same_timeline(made_videos):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -69,21 +70,27 @@ class Runtime:
     def is_onnx(self) -> bool:
         return self.name == "onnx"
 
-    def net(self, name: str, module: nn.Module):
+    def net(self, name: str, module: nn.Module | Callable[[], nn.Module], digest: str | None = None):
         """The callable that stands in for `module` (one of SPECS: pnet, rnet, onet, visual,
-        audio) under this runtime. An ONNX file exported from other weights than `module`'s
-        (say, after `train audio` replaced the packaged weights) is refused under an explicit
-        --runtime onnx (StaleExportError); under auto, that net runs in torch, with a warning."""
+        audio) under this runtime. `module` may be a function that builds it, with `digest` its
+        weights_digest: it is then built only when torch runs it (the torch runtime, or a stale
+        export under auto), which keeps the detector's torch modules (and facenet-pytorch's
+        torchvision import) out of an onnx run. An ONNX file exported from other weights than
+        `module`'s (say, after `train audio` replaced the packaged weights) is refused under an
+        explicit --runtime onnx (StaleExportError); under auto, that net runs in torch, with a
+        warning."""
+        build = (lambda: module) if isinstance(module, nn.Module) else module
         if not self.is_onnx:
-            return module
+            return build()
         path = SPECS[name].path()
         if not path.exists():
             raise ConfigError(f"--runtime {self.name}: {path} is missing (the package ships it; in a "
                               "checkout, run `python scripts/export_onnx.py`), or use --runtime torch")
         try:
-            return OrtNet(path, expect_digest=weights_digest(module), max_batch=SPECS[name].ort_batch)
+            expect = digest if digest is not None else weights_digest(build())
+            return OrtNet(path, expect_digest=expect, max_batch=SPECS[name].ort_batch)
         except StaleExportError as e:
             if self.requested != "auto":
                 raise
             warnings.warn(f"{e}; running {name} in torch meanwhile", stacklevel=2)
-            return module
+            return build()

@@ -10,6 +10,8 @@ changed weights cannot be served by a stale export.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,17 @@ SPECS: dict[str, NetSpec] = {
 }
 
 
+def facenet_weights(name: str) -> Path:
+    """The state dict file of MTCNN's pnet, rnet or onet inside the facenet-pytorch wheel, found
+    without importing the package (which imports torchvision: vision/mtcnn_ops.py says why not)."""
+    spec = importlib.util.find_spec("facenet_pytorch")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "data" / f"{name}.pt"
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"facenet-pytorch's {name}.pt was not found: pip install facenet-pytorch==2.5.3")
+
+
 def torch_net(name: str) -> nn.Module:
     """The torch module of a spec, on the CPU in eval mode, from the committed / bundled weights."""
     if name in ("pnet", "rnet", "onet"):
@@ -73,10 +86,12 @@ def torch_net(name: str) -> nn.Module:
     raise KeyError(f"no exported net called {name!r}; known: {', '.join(SPECS)}")
 
 
-def weights_digest(module: nn.Module) -> str:
-    """sha256 (16 hex digits) over the module's state dict: names, shapes and float32 values."""
+def weights_digest(module: nn.Module | Mapping[str, torch.Tensor]) -> str:
+    """sha256 (16 hex digits) over the module's state dict (or a state dict): names, shapes and
+    float32 values."""
+    state = module.state_dict() if isinstance(module, nn.Module) else module
     h = hashlib.sha256()
-    for key, value in module.state_dict().items():
+    for key, value in state.items():
         t = value.detach().to("cpu", torch.float32).contiguous()
         h.update(key.encode())
         h.update(str(tuple(t.shape)).encode())
