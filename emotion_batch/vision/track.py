@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -90,6 +89,9 @@ class IoUTracker:
         if self.tracks and len(boxes):
             pred = np.stack([tr.predict(t) for tr in self.tracks])
             aff = self._affinity(pred, boxes)
+            from scipy.optimize import linear_sum_assignment  # here: scipy.optimize costs ~0.5 s to import,
+            # and the driver and planning tasks import this module for iou_matrix only
+
             rows, cols = linear_sum_assignment(np.where(np.isfinite(aff), -aff, 1e6))
             for r, c in zip(rows, cols):
                 if np.isfinite(aff[r, c]):
