@@ -137,11 +137,16 @@ class ActorShape:
 def size_actors(
     config: RunConfig, min_actors: int, max_actors: int | None, cpus_per_actor: float | None, gpus_per_actor: float,
     resources: dict[str, float] | None, totals: dict[str, float], max_node_cpus: float, n_paths: int,
-    fixed_cluster: bool, echo=print,
+    fixed_cluster: bool, echo=print, concurrency: int = 1,
 ) -> ActorShape:
     """The shape of an analysis actor and the pool's bounds. GPU actors when the device is
     cuda, or auto on a cluster that has GPUs now; `fixed_cluster` (the embedded Ray) cannot
-    grow, so an actor that does not fit there is an error rather than a wait."""
+    grow, so an actor that does not fit there is an error rather than a wait. The actor's CPUs
+    are shared by the `concurrency` units it runs at once: each unit's torch and onnxruntime
+    threads are CPUs // concurrency (a 2-CPU actor running 2 units with 2 threads each had 4
+    busy threads on 2 cores: the 118 s sample's two 60 s segments took 26.0 / 26.2 s against
+    22.5 / 24.3 s with 1 thread each; a lone unit loses some: 4.4 / 4.1 s -> 5.5 / 4.3 s for
+    the 20 s sample, whose whole run is mostly start-up)."""
     if max_actors is not None and min_actors > max_actors:
         raise ConfigError(f"--min-actors ({min_actors}) is more than --actors ({max_actors})")
     resources = dict(resources or {})
@@ -164,7 +169,7 @@ def size_actors(
         echo(f"note: no room for an actor now ({short}); waiting for nodes to join")
     top = max_actors if max_actors is not None else math.inf
     initial = max(min_actors, min(fits, top, n_paths))
-    return ActorShape(cpus, gpus, resources, max(1, int(cpus)), min_actors, max_actors, initial)
+    return ActorShape(cpus, gpus, resources, max(1, int(cpus) // max(1, concurrency)), min_actors, max_actors, initial)
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -335,7 +340,7 @@ def run_ray(
         totals = ray.cluster_resources()
         node_cpus = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
         shape = size_actors(config, min_actors, actors, cpus_per_actor, gpus_per_actor, resources, totals, node_cpus,
-                            len(paths), started_ray, echo)
+                            len(paths), started_ray, echo, concurrency)
         plan_tasks = plan_tasks or max(2, min(16, int(totals.get("CPU", 0) // 2)))
         echo(f"{len(paths)} file(s) to plan in up to {plan_tasks} task(s) at once; analysis: {shape.describe()}, "
              f"up to {concurrency} unit(s) at once each")

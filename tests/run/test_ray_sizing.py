@@ -11,10 +11,11 @@ from emotion_batch.run.manifest import ManifestRow
 
 def size(config, totals, fixed=False, **kw):
     msgs: list[str] = []
-    opts = dict(min_actors=1, max_actors=None, cpus_per_actor=None, gpus_per_actor=1.0, resources=None)
+    opts = dict(min_actors=1, max_actors=None, cpus_per_actor=None, gpus_per_actor=1.0, resources=None, concurrency=1)
     opts.update(kw)
     shape = size_actors(config, opts["min_actors"], opts["max_actors"], opts["cpus_per_actor"], opts["gpus_per_actor"],
-                        opts["resources"], totals, max_node_cpus=8, n_paths=100, fixed_cluster=fixed, echo=msgs.append)
+                        opts["resources"], totals, max_node_cpus=8, n_paths=100, fixed_cluster=fixed, echo=msgs.append,
+                        concurrency=opts["concurrency"])
     return shape, msgs
 
 
@@ -39,6 +40,15 @@ def test_gpu_cluster_gets_one_actor_per_gpu_and_grows_with_it():
     assert (shape.num_gpus, shape.num_cpus, shape.torch_threads, shape.initial) == (1.0, 6, 6, 4)
     assert shape.max_size is None
     assert not msgs
+
+
+def test_units_running_at_once_share_the_actors_threads():
+    """Each of the units an actor runs at once gets CPUs // concurrency torch / onnxruntime
+    threads, at least one: no more busy threads than the actor has CPUs."""
+    # (CPUs per actor (None: as the node allows, 4 here), units at once, threads per unit)
+    for cpus, concurrency, threads in [(None, 1, 4), (None, 2, 2), (2, 2, 1), (2, 1, 2), (4, 3, 1), (1, 2, 1)]:
+        shape, _ = size(RunConfig(device="cpu"), {"CPU": 16.0}, cpus_per_actor=cpus, concurrency=concurrency)
+        assert shape.torch_threads == threads, (cpus, concurrency)
 
 
 def test_a_fixed_cluster_that_cannot_fit_the_actors_is_an_error():

@@ -68,3 +68,16 @@ def test_box_helpers_match_facenet():
     ref, ref_i = facenet.generateBoundingBox(reg4, probs, 0.6, 0.7)
     assert len(ours) > 0 and ours_i.tolist() == ref_i.tolist()
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-4)
+
+
+def test_ops_come_from_a_torchvision_import_when_its_library_cannot_be_found():
+    import subprocess
+    import sys
+
+    code = ("import importlib.util, sys; real = importlib.util.find_spec; "
+            "importlib.util.find_spec = lambda n, *a: None if n == 'torchvision' else real(n, *a); "
+            "import torch; from emotion_batch.vision import mtcnn_ops; "
+            "b = torch.tensor([[0., 0, 10, 10], [1, 1, 11, 11]]); "
+            "print(mtcnn_ops.nms(b, torch.tensor([0.8, 0.9]), 0.5).tolist(), 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[1] True", out
