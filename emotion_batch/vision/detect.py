@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from emotion_batch.models.runtime import Runtime
 from emotion_batch.models.runtime.specs import facenet_weights, torch_net, weights_digest
 from emotion_batch.vision import mtcnn

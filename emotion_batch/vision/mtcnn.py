@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from emotion_batch.models.batching import run_batched
 from emotion_batch.vision.mtcnn_ops import (
     batched_nms,
