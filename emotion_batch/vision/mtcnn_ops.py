@@ -120,8 +120,7 @@ def generate_bounding_box(reg: torch.Tensor, probs: torch.Tensor, scale: float, 
 
 
 def _nms_numpy(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str) -> np.ndarray:
-    if boxes.size == 0:
-        return np.empty((0, 3))
+    """Greedy NMS of (K >= 1, 4) boxes; indices kept, best first."""
     x1, y1, x2, y2 = (boxes[:, k].copy() for k in range(4))
     area = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(scores)

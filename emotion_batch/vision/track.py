@@ -73,18 +73,22 @@ class IoUTracker:
         ok = (iou >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio <= self.max_size_ratio))
         return np.where(ok, iou - 0.5 * dist, -np.inf)
 
+    def _live(self, t: float) -> list:
+        """The tracks still live at time t (seen within max_gap_s): those `update` can match."""
+        return [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+
     def live_count(self, t: float) -> int:
-        """How many tracks are still live at time t (those `update` can match)."""
-        return sum(t - tr.last_t <= self.max_gap_s for tr in self.tracks)
+        """How many tracks are still live at time t."""
+        return len(self._live(t))
 
     def predicted_boxes(self, t: float) -> np.ndarray:
         """Where the live tracks are expected at time t (float32 (M, 4))."""
-        live = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        live = self._live(t)
         return np.stack([tr.predict(t) for tr in live]).astype(np.float32) if live else np.zeros((0, 4), np.float32)
 
     def update(self, t: float, boxes: np.ndarray) -> np.ndarray:
         """Assign ids to the boxes of the frame at time t; returns int32 (K,)."""
-        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        self.tracks = self._live(t)
         ids = np.full(len(boxes), -1, np.int32)
         if self.tracks and len(boxes):
             pred = np.stack([tr.predict(t) for tr in self.tracks])
