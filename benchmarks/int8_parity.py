@@ -64,7 +64,7 @@ def main() -> None:
     ap.add_argument("--per-actor", type=int, default=30, help="RAVDESS clips per held-out actor")
     a = ap.parse_args()
     from emotion_batch.models.runtime import OrtNet
-    from emotion_batch.models.runtime.capture import speech_windows
+    from emotion_batch.training.capture import speech_windows
     from emotion_batch.models.runtime.specs import SPECS
     from emotion_batch.vision.align import to_model_input
 

@@ -1,6 +1,6 @@
 """Milliseconds per batch of each net under each runtime, on the same real inputs, interleaved.
 
-Inputs are what the nets see on the first 8 analysed frames of a video (models/runtime/capture.py):
+Inputs are what the nets see on the first 8 analysed frames of a video (training/capture.py):
 P-Net's whole pyramid for those 8 frames (one call per scale, summed), one R-Net, O-Net and
 visual-expert batch of 64 (crops repeated up to 64 where the frames have fewer), and 64 audio
 windows (RAVDESS log-mel if --data has it, else random log-mel of the right range). Each round
@@ -33,7 +33,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def inputs(video: str, data: Path) -> dict[str, list[torch.Tensor]]:
-    from emotion_batch.models.runtime.capture import capture_video, speech_windows
+    from emotion_batch.training.capture import capture_video, speech_windows
 
     cap = capture_video([video], max_frames=8).batches
     out = {"pnet": cap["pnet"]}

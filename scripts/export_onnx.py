@@ -33,7 +33,7 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def calibration(data: Path) -> dict:
-    from emotion_batch.models.runtime.capture import capture_video, speech_windows
+    from emotion_batch.training.capture import capture_video, speech_windows
 
     videos = sorted(str(p) for p in (data / "videos").glob("*") if p.suffix.lower() in (".mp4", ".mov"))
     if not videos:

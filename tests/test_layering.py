@@ -2,6 +2,7 @@
 or the batch/run layer, so they can be tested, profiled and reused alone."""
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,37 @@ def test_an_onnx_analyzer_does_not_load_torchvision():
             "print(keep, sorted(m for m in ('torchvision', 'facenet_pytorch', 'torch._dynamo') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[0, 2] []", out
+
+
+def _structure_check():
+    spec = importlib.util.spec_from_file_location("structure_check", PKG.parent / "scripts" / "structure_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["structure_check"] = mod  # its dataclass looks its module up while it loads
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_no_part_of_the_package_imports_a_higher_layer():
+    """Dependencies point down (scripts/structure_check.py LAYERS): models never import the stages
+    that feed them, stages never the pipeline, the pipeline never the run layer; lazy imports
+    inside functions count too. Every top-level part must have a layer."""
+    fig = _structure_check().measure()
+    assert fig.upward_imports == [] and fig.unranked == [], (fig.upward_imports, fig.unranked)
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path):
+    """The check above can fail: a model that lazily imports a stage, a stage that imports the
+    pipeline with a relative import, and an unknown part are all reported."""
+    check = _structure_check()
+    pkg = tmp_path / "emotion_batch"
+    for sub in ("models", "vision", "pipeline", "newpart"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "models" / "net.py").write_text("def f():\n    from emotion_batch.vision import detect\n")
+    (pkg / "vision" / "detect.py").write_text("from ..pipeline import analyzer\nfrom . import net\n")
+    (pkg / "pipeline" / "analyzer.py").write_text("from emotion_batch.models import net\n")
+    (pkg / "newpart" / "x.py").write_text("")
+    fig = check.measure(pkg)
+    assert fig.upward_imports == ["models/net.py: emotion_batch.vision (layer 1 -> 2)",
+                                  "vision/detect.py: emotion_batch.pipeline (layer 2 -> 5)"], fig.upward_imports
+    assert fig.unranked == ["newpart"]

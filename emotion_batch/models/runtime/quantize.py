@@ -1,7 +1,7 @@
 """int8 versions of the exported nets (onnxruntime.quantization), for evaluation.
 
 Static quantisation in QDQ format: int8 weights (per output channel) and uint8 activations whose
-ranges come from calibration batches of real inputs (runtime/capture.py: frames and crops of
+ranges come from calibration batches of real inputs (training/capture.py: frames and crops of
 the sample videos, RAVDESS log-mel windows of the training actors), min/max calibration.
 Only Conv, Gemm and MatMul are quantised: quantising every op also put a Q/DQ pair on the visual
 expert's -inf max-pool padding, whose infinite range made the scale NaN (top-1 agreement 1 %).

@@ -44,8 +44,7 @@ class Captured:
 @torch.inference_mode()
 def capture_video(paths: list[str], fps: float = 5.0, max_frames: int = 40, stride: int = 1) -> Captured:
     """Detector and visual-expert inputs from the first `max_frames` analysed frames (every
-    `stride`-th) of each video, through the torch nets, as the analyzer runs them (calibration
-    tooling: it imports the detector and aligner lazily, above this package's layer)."""
+    `stride`-th) of each video, through the torch nets, as the analyzer runs them."""
     from emotion_batch.media import iter_frames
     from emotion_batch.models.batching import run_batched
     from emotion_batch.models.visual import load_visual_model
