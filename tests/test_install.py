@@ -117,7 +117,8 @@ def test_installed_cli_runs_from_another_folder_with_a_clean_console(venv, tmp_p
     (tmp_path / "videos").mkdir()
     shutil.copy(SAMPLE_VIDEOS / "single_face.mp4", tmp_path / "videos")
     out = _cli(venv, tmp_path, "run", "videos", "--out", "results")  # the default engine: an embedded Ray
-    assert "Analysed 1 video" in out and "1/1 videos" in out and "0/0" not in out
+    assert "Analysed 1 video" in out and "1.0/1 videos" in out
+    assert "0.0/1 videos" in out and "/0 videos" not in out  # the bar starts with the real total
     again = _cli(venv, tmp_path, "run", "videos", "--out", "results")
     assert "Nothing to do" in again and "Analysing on" not in again  # no Ray started for nothing
     table = _cli(venv, tmp_path, "query", "results", "SELECT face_id, count(*) AS n FROM timelines GROUP BY 1")
