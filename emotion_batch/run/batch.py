@@ -158,8 +158,9 @@ def run_local(
     summary = BatchSummary(skipped=len(p.skipped))
     try:
         with bar:
-            with tqdm.external_write_mode():
-                record_planned(store, p, config, analyzer.model_version, summary, echo)
+            if p.unreadable or p.duplicates or p.busy:  # lines to print above the bar
+                with tqdm.external_write_mode():
+                    record_planned(store, p, config, analyzer.model_version, summary, echo)
             state["settled"] = len(paths) - len(p.todo)
             show()
             for item in p.todo:
