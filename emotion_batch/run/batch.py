@@ -165,9 +165,10 @@ def run_local(
             show()
             for item in p.todo:
                 state["duration"] = item.duration_s
+                n_rows = len(summary.rows)
                 _analyse_one(analyzer, item, store, config, force, p, summary, bar)
                 state["settled"] += 1
-                state["analysed_s"] += item.duration_s
+                state["analysed_s"] += sum(r.duration_s or 0.0 for r in summary.rows[n_rows:] if r.ok)
                 state["duration"] = 0.0
                 show()
     finally:

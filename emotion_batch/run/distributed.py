@@ -348,8 +348,7 @@ def run_ray(
         shape = size_actors(config, min_actors, actors, cpus_per_actor, gpus_per_actor, resources, totals, node_cpus,
                             len(paths), started_ray, echo, concurrency)
         plan_tasks = plan_tasks or max(2, min(16, int(totals.get("CPU", 0) // 2)))
-        log.info("%d file(s) to plan in up to %d task(s) at once; analysis: %s, up to %d unit(s) at once each",
-                 len(paths), plan_tasks, shape.describe(), concurrency)
+        log.info("planning in up to %d task(s) at once; analysis: %s", plan_tasks, shape.describe())
         echo(f"Analysing on {shape.describe()}; each takes up to {concurrency} "
              f"video{'' if concurrency == 1 else 's'} or parts of videos at once")
         segment_s = segment_length(segment_s, len(paths), shape.initial * concurrency, echo)
