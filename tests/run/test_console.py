@@ -74,3 +74,42 @@ def test_local_run_console_is_clean_and_a_rerun_with_nothing_to_do_starts_nothin
     assert again.stdout.splitlines()[-1].split() == ["exit", "0", "False", "False"], again.stderr
     assert "Nothing to do: it is already analysed in results" in again.stderr
     assert not [ln for ln in again.stderr.splitlines() if NOISE.search(ln)], again.stderr
+
+
+def _done(store, path, *, status="ok", model="m1", chash="c1", row_path=None, row_id=None):
+    import pyarrow as pa
+
+    from emotion_batch.media import fingerprint
+    from emotion_batch.run.store import write_atomic
+
+    vid = row_id or fingerprint(str(path))
+    row = pa.table({"status": [status], "model_version": [model], "config_hash": [chash],
+                    "path": [str(row_path or path)]})
+    write_atomic(store.fs, store.path("videos", vid), row)
+
+
+def test_nothing_to_do_only_when_every_input_is_finished_with_this_model_and_settings(tmp_path):
+    from emotion_batch.run.console import nothing_to_do
+    from emotion_batch.run.plan import dup_id
+    from emotion_batch.run.store import ResultStore
+
+    a, b, copy = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "copy_of_a.mp4"
+    a.write_bytes(b"first video")
+    b.write_bytes(b"second video")
+    copy.write_bytes(b"first video")
+    store = ResultStore(str(tmp_path / "results"))
+    check = lambda paths, **kw: nothing_to_do([str(p) for p in paths], store, **{  # noqa: E731
+        "config_hash": "c1", "model_version": "m1", "force": False, **kw})
+    assert not check([a])  # never analysed
+    _done(store, a)
+    assert check([a]) and not check([a], force=True) and not check([])
+    assert not check([a], model_version="m2") and not check([a], config_hash="c2")
+    assert not check([a, b])  # b is not done
+    _done(store, b, status="failed")
+    assert not check([a, b])  # failed files are tried again
+    _done(store, b)
+    assert check([a, b])
+    assert not check([a, b, copy])  # the copy has no duplicate row yet: the engine writes it
+    _done(store, copy, status="duplicate", row_id=dup_id(str(copy)))
+    assert check([a, b, copy])
+    assert not check([a, tmp_path / "gone.mp4"])  # unreadable: the engine reports it
