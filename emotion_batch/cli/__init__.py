@@ -7,6 +7,7 @@ One module per command group, imported only when that command runs, so that
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import click
 

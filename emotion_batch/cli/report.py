@@ -21,7 +21,7 @@ def report(results, out_dir, max_points, max_faces, no_thumbnails):
     """Write an HTML report of RESULTS that works offline; prints the index.html path last."""
     from emotion_batch.errors import first_line
     from emotion_batch.query import QueryError
-    from reports import build_report
+    from emotion_batch.report import build_report
 
     try:
         index = build_report(results, out_dir, max_points=max_points, max_faces=max_faces,

@@ -161,6 +161,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
     status (EXIT_FAILED when a video failed, EXIT_INTERRUPTED when interrupted). Raises
     RunAborted (exit EXIT_ABORTED) when the run cannot proceed."""
     from emotion_batch.run.discover import discover
+    from emotion_batch.run.console import native_output_to
     from emotion_batch.run.output import OutputError, RunLog, check_output
 
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
@@ -173,7 +174,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
         raise RunAborted(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
     try:
         check_output(out)  # before anything is analysed or written
-        with RunLog(out) as run_log, ctrl_c_interrupts():
+        with RunLog(out) as run_log, native_output_to(run_log.path), ctrl_c_interrupts():
             try:
                 summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
                                    cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
@@ -185,6 +186,8 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
         raise RunAborted(str(e)) from None
     if summary is None:
         return EXIT_INTERRUPTED
+    if summary is NOTHING_TO_DO:
+        return EXIT_OK
     print_summary(summary, out, log_path=run_log.path)
     return EXIT_FAILED if summary.failed else EXIT_OK
 
@@ -205,9 +208,14 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
     except OSError as e:
         raise write_failure(e, out) from None
     echo = lambda m: click.echo(m, err=True)  # noqa: E731
-    echo(f"Found {len(paths)} video file(s) under {input_path}")
+    echo(f"Found {_videos(len(paths))} under {input_path}")
     log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), input_path, out, engine,
              config.to_dict())
+    if _nothing_to_do(paths, store, config, force):
+        echo(f"Nothing to do: {'it is' if len(paths) == 1 else f'all {len(paths)} are'} already analysed in "
+             f"{out} with this model and these settings (--force analyses again).")
+        log.info("nothing to do: every input is finished in %s", out)
+        return NOTHING_TO_DO
     try:
         if engine == "local":
             from emotion_batch.run.batch import run_local
@@ -229,6 +237,26 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
     except KeyboardInterrupt:
         echo("\nInterrupted. Finished videos are kept; run the same command again to resume.")
         return None
+
+
+NOTHING_TO_DO = object()  # _analyse's answer when every input was already finished
+
+
+def _videos(n: int) -> str:
+    return f"{n} video{'' if n == 1 else 's'}"
+
+
+def _nothing_to_do(paths, store, config: RunConfig, force: bool) -> bool:
+    """Checked before any engine starts (no Ray, no models): see run/console.py."""
+    from emotion_batch.models.fusion_params import load_fusion_params
+    from emotion_batch.pipeline import model_version
+    from emotion_batch.run.console import nothing_to_do
+
+    try:
+        version = model_version(load_fusion_params(config.fusion_params))
+    except Exception:  # a bad --fusion file: the engine reports it in its own words
+        return False
+    return nothing_to_do(paths, store, config_hash=config.config_hash(), model_version=version, force=force)
 
 
 @click.command()

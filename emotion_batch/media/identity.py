@@ -6,7 +6,7 @@ same id wherever the file sits (`sha256sum FILE | cut -c1-32` gives it too). SHA
 measured the fastest of hashlib's hashes on x86 with SHA extensions (benchmarks/identity.py:
 about 1 GB/s from the page cache, against ~600 MB/s for BLAKE2b); it releases the GIL while
 it hashes. Reading every byte costs one extra pass over the input, small against the
-analysis (see the README's "Content identity" paragraph for the figures).
+analysis (see docs/design-notes.md, "Content identity", for the figures).
 
 Before this scheme the id hashed three 4 MiB blocks and the size, so two files differing
 only between those blocks collided; results written by those versions have other ids and

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
+from emotion_batch.run.bar import set_progress, status_text, videos_bar
 from emotion_batch.run.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.ledger import Awaited
@@ -137,14 +138,18 @@ def run_local(
     """Analyse videos one after another in this process (no Ray). Each video is claimed
     just before it is analysed, so another run into the same results skips it meanwhile."""
     t0 = time.perf_counter()
-    bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
-               bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
-    done_before = 0.0  # video-seconds of finished videos
+    bar = videos_bar(len(paths), enabled=progress)
+    state = {"settled": 0, "duration": 0.0, "analysed_s": 0.0}  # files settled; the current video
+
+    def show(completed: float = 0.0) -> None:
+        part = min(1.0, completed / state["duration"]) if state["duration"] > 0 else 0.0
+        text = status_text(analysed_s=state["analysed_s"] + completed, elapsed_s=time.perf_counter() - t0,
+                           failed=len(summary.failed), done_before=summary.skipped)
+        set_progress(bar, state["settled"] + part, text)
 
     def hook(step, artifact=None, total=None, completed=None):
         if completed is not None:
-            bar.n = done_before + completed
-            bar.refresh()
+            show(completed)
 
     from emotion_batch.pipeline import VideoAnalyzer  # torch and the models: only where analysis runs
 
@@ -152,15 +157,20 @@ def run_local(
     p = plan(paths, store, config, analyzer.model_version, force, claim=False)
     summary = BatchSummary(skipped=len(p.skipped))
     try:
-        record_planned(store, p, config, analyzer.model_version, summary, echo)
-        bar.total = sum(it.duration_s for it in p.todo)
         with bar:
-            for i, item in enumerate(p.todo):
-                bar.set_postfix_str(f"video {i + 1}/{len(p.todo)}, {len(summary.failed)} failed")
+            if p.unreadable or p.duplicates or p.busy:  # lines to print above the bar
+                with tqdm.external_write_mode():
+                    record_planned(store, p, config, analyzer.model_version, summary, echo)
+            state["settled"] = len(paths) - len(p.todo)
+            show()
+            for item in p.todo:
+                state["duration"] = item.duration_s
+                n_rows = len(summary.rows)
                 _analyse_one(analyzer, item, store, config, force, p, summary, bar)
-                done_before += item.duration_s
-                bar.n = done_before
-                bar.refresh()
+                state["settled"] += 1
+                state["analysed_s"] += sum(r.duration_s or 0.0 for r in summary.rows[n_rows:] if r.ok)
+                state["duration"] = 0.0
+                show()
     finally:
         p.claims.release_all()
     summary.wall_s = time.perf_counter() - t0

@@ -46,12 +46,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import ray
-from tqdm import tqdm
 
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
 from emotion_batch.models.fusion_params import load_fusion_params
 from emotion_batch.pipeline import model_version
+from emotion_batch.run.bar import videos_bar
 from emotion_batch.run.batch import settle_undelivered
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
@@ -128,10 +128,14 @@ class ActorShape:
     initial: int
 
     def describe(self) -> str:
-        parts = [f"{self.num_cpus:g} CPU"] + ([f"{self.num_gpus:g} GPU"] if self.num_gpus else [])
+        """In the user's words, e.g. "1 to as many as fit analysis workers (2 CPUs each, starting with 1)"."""
+        parts = [f"{self.num_cpus:g} CPU{'' if self.num_cpus == 1 else 's'}"]
+        parts += [f"{self.num_gpus:g} GPU"] if self.num_gpus else []
         parts += [f"{v:g} {k}" for k, v in self.resources.items()]
         top = "as many as fit" if self.max_size is None else str(self.max_size)
-        return f"{self.min_size} to {top} actor(s) of {', '.join(parts)} (starting with {self.initial})"
+        count = str(self.min_size) if top == str(self.min_size) else f"{self.min_size} to {top}"
+        plural = "" if count == "1" else "s"
+        return f"{count} analysis worker{plural} ({', '.join(parts)} each, starting with {self.initial})"
 
 
 def size_actors(
@@ -153,8 +157,9 @@ def size_actors(
     has_gpu = totals.get("GPU", 0) > 0
     use_gpu = config.device != "cpu" and gpus_per_actor > 0 and (has_gpu or config.device.startswith("cuda"))
     if config.device == "auto" and gpus_per_actor > 0 and not has_gpu:
-        echo("note: the cluster has no GPU now, so the actors are CPU actors; pass --device cuda to "
-             "wait for GPU nodes instead (e.g. an autoscaler's)")
+        say = log.info if fixed_cluster else echo  # this machine alone: no GPU will join, nothing to choose
+        say("note: the cluster has no GPU now, so the analysis workers use CPUs; pass --device cuda to "
+            "wait for GPU nodes instead (e.g. an autoscaler's)")
     if use_gpu:
         cpus, gpus = (cpus_per_actor or 1.0), gpus_per_actor
     else:
@@ -257,8 +262,9 @@ def segment_length(segment_s: float | None, n_files: int, slots: int, echo=print
     if segment_s is not None:
         return segment_s
     if n_files < slots:
-        echo(f"{n_files} file(s) for {slots} analysis slot(s): videos longer than {FILL_SEGMENT_S:g} s are "
-             "analysed in segments of that length, in parallel")
+        log.info("%d file(s) for %d analysis slot(s): %g s segments", n_files, slots, FILL_SEGMENT_S)
+        echo(f"Fewer files than the workers can take at once: videos longer than {FILL_SEGMENT_S:g} s are "
+             f"split into {FILL_SEGMENT_S:g} s parts, analysed in parallel")
         return FILL_SEGMENT_S
     return DEFAULT_SEGMENT_S
 
@@ -342,15 +348,15 @@ def run_ray(
         shape = size_actors(config, min_actors, actors, cpus_per_actor, gpus_per_actor, resources, totals, node_cpus,
                             len(paths), started_ray, echo, concurrency)
         plan_tasks = plan_tasks or max(2, min(16, int(totals.get("CPU", 0) // 2)))
-        echo(f"{len(paths)} file(s) to plan in up to {plan_tasks} task(s) at once; analysis: {shape.describe()}, "
-             f"up to {concurrency} unit(s) at once each")
+        log.info("planning in up to %d task(s) at once; analysis: %s", plan_tasks, shape.describe())
+        echo(f"Analysing on {shape.describe()}; each takes up to {concurrency} "
+             f"video{'' if concurrency == 1 else 's'} or parts of videos at once")
         segment_s = segment_length(segment_s, len(paths), shape.initial * concurrency, echo)
         coordinator = start_coordinator(max_retries, unit_timeout_s)
         store = ResultStore(store_uri)
         claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name
         spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s, plan_ahead, claims.me)
-        bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+        bar = videos_bar(len(paths), enabled=progress)
         with _data_context(unit_timeout_s), bar:
             ds = build_pipeline(_sorted_biggest_first(paths), spec, shape, coordinator, concurrency, unit_timeout_s,
                                 plan_tasks, hook)

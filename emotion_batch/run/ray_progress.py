@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from dataclasses import dataclass, field
 
 import ray
 from tqdm import tqdm
 
+from emotion_batch.run.bar import set_progress, status_text
 from emotion_batch.run.batch import BatchSummary
 from emotion_batch.run.manifest import ManifestRow
 from emotion_batch.schemas import STAGES
@@ -45,13 +47,18 @@ class RunSummary(BatchSummary):
 class Progress:
     """The driver's view: one row per finished unit from the pipeline, and the ledger's
     planning tallies and messages, polled in a thread. Each poll tells the ledger which
-    videos' rows arrived; `settle` gives every planned video that got none its row."""
+    videos' rows arrived; `settle` gives every planned video that got none its row.
+    The bar (run/bar.py) counts the `n_paths` files: those settled, plus the done
+    fraction of each video whose segments are coming in."""
 
     def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):
         self.coordinator, self.bar, self.summary, self.n_paths = coordinator, bar, summary, n_paths
         self.echo, self.every_s = echo, every_s
         self.lock = threading.Lock()
         self.videos = self.busy = self.retries = self.planned_paths = self.early = 0
+        self.t0 = time.perf_counter()
+        self.analysed_s = 0.0
+        self.partial: dict[str, float] = {}  # video id -> fraction done, until its row arrives
         self._delivered: list[str] = []  # video ids whose rows arrived, not yet told to the ledger
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="progress")
@@ -69,10 +76,14 @@ class Progress:
 
     def unit_done(self, out: dict) -> None:
         with self.lock:
-            self.bar.update(out["seconds"])
+            self.analysed_s += out["seconds"] or 0.0
             if out["manifest"] is not None:
+                self.partial.pop(out["video_id"], None)
                 self._record(pickle.loads(out["manifest"]))
                 self._delivered.append(out["video_id"])
+            elif out.get("duration"):
+                vid = out["video_id"]
+                self.partial[vid] = min(0.99, self.partial.get(vid, 0.0) + out["seconds"] / out["duration"])
             self._postfix()
 
     def poll(self) -> None:
@@ -85,7 +96,6 @@ class Progress:
             self.videos, self.planned_paths = t.videos, t.planned_paths
             self.busy, self.retries, self.summary.skipped = snap["busy_actors"], snap["retries"], t.skipped
             self.summary.busy = t.busy
-            self.bar.total = max(t.seconds, self.bar.n)
             for msg in snap["messages"]:
                 self._say(msg)
             for row in snap["rows"]:  # files that failed before analysis
@@ -108,10 +118,11 @@ class Progress:
 
     def _postfix(self) -> None:
         s = self.summary
-        done = s.n_ok + len(s.failed)
-        planning = "" if self.planned_paths >= self.n_paths else f", planned {self.planned_paths}/{self.n_paths} files"
-        self.bar.set_postfix_str(refresh=False, s=f"videos {done}/{self.videos + self.early}, "
-                                 f"{len(s.failed)} failed{planning}, {self.busy} actor(s) busy")
+        settled = s.n_ok + len(s.failed) + len(s.duplicates) + s.skipped + s.busy
+        text = status_text(analysed_s=self.analysed_s, elapsed_s=time.perf_counter() - self.t0,
+                           failed=len(s.failed), done_before=s.skipped, busy_workers=self.busy,
+                           checked=self.planned_paths, n_files=self.n_paths)
+        set_progress(self.bar, settled + sum(self.partial.values()), text)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):

@@ -238,8 +238,8 @@ class UnitAnalyzer:
             self.error = f"analysis actor failed to start on {socket.gethostname()}: {one_line_error(e)}"
             return
         node = ray.get_runtime_context().get_node_id()
-        coordinator.actor_ready.remote(f"actor ready: pid {os.getpid()} on {socket.gethostname()} "
-                                       f"(node {node[:12]}), {self.runner.device}")
+        coordinator.actor_ready.remote(f"analysis worker ready on {socket.gethostname()} ({self.runner.device}; "
+                                       f"pid {os.getpid()}, node {node[:12]})")
 
     def __call__(self, batch: dict) -> dict:
         if self.error is not None:
@@ -316,6 +316,7 @@ def _progress(unit: Unit, row, error: str | None = None, seconds: float | None =
     """One small row for the driver: what finished, and the manifest row if a video did."""
     return {"video_id": unit.item.video_id, "path": unit.item.path,
             "seconds": unit.seconds if seconds is None else seconds,
+            "duration": unit.item.duration_s,  # the whole video's, for the driver's bar
             "segment": -1 if unit.segment is None else unit.segment.index, "error": error,
             "manifest": None if row is None else pickle.dumps(row)}
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from emotion_batch.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-_F = ROOT / "tests" / "reports" / "results_factory.py"
+_F = ROOT / "tests" / "report" / "results_factory.py"
 
 
 def _factory():

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.ray]
 # the tests below compare the two for exact stitching.
 CONFIG = RunConfig(device="cpu", explain="none", fps=2.0, detect_interval_s=0.0)
 ON_WORKER = {"emotion_worker": 1}
-READY = re.compile(r"actor ready: pid (\d+) on \S+ \(node (\w+)\)")
+READY = re.compile(r"analysis worker ready on \S+ \([^;]+; pid (\d+), node (\w+)\)")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_two_node_batch_runs_on_the_worker_node(cluster, first_run):
     assert len(node_of) == 2 and set(node_of.values()) == {worker.node_id[:12]}  # both on the worker node
     assert writers(out) <= set(node_of)  # every video was written by one of those actors
     assert set(m["device"].to_pylist()) == {"cpu"}
-    assert any("2 to 2 actor(s) of 1 CPU, 1 emotion_worker" in x for x in msgs)
+    assert any("2 analysis workers (1 CPU, 1 emotion_worker each" in x for x in msgs)
     assert_no_duplicates(out, 3)
     assert summary.stage_totals()["detect"] > 0
     assert not list((out / "segments").glob("*/*.parquet"))

@@ -63,7 +63,7 @@ def test_a_fixed_cluster_that_cannot_fit_the_actors_is_an_error():
 def test_min_max_and_initial_size():
     shape, _ = size(RunConfig(device="cpu"), {"CPU": 8.0}, cpus_per_actor=1, min_actors=2, max_actors=3)
     assert (shape.min_size, shape.max_size, shape.initial) == (2, 3, 3)
-    assert shape.describe() == "2 to 3 actor(s) of 1 CPU (starting with 3)"
+    assert shape.describe() == "2 to 3 analysis workers (1 CPU each, starting with 3)"
 
 
 def _row(ok: bool, i: int) -> ManifestRow:
@@ -111,7 +111,7 @@ def test_segments_are_cut_finer_only_when_slots_would_sit_idle():
     said = []
     # one long video, one actor running two units at once: two slots, so 60 s segments
     assert segment_length(None, 1, 2, said.append) == FILL_SEGMENT_S == 60.0
-    assert said and "1 file(s) for 2 analysis slot(s)" in said[0]
+    assert said and "split into 60 s parts" in said[0]
     # as many files as slots, or more: the usual length, nothing said
     said.clear()
     assert segment_length(None, 2, 2, said.append) == DEFAULT_SEGMENT_S == 300.0

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from emotion_batch.labels import LABELS
 from emotion_batch.schemas import AUDIO_GROUPS, FACE_GROUPS
-from reports.data import COLORS, label_matrix
+from emotion_batch.report.data import COLORS, label_matrix
 
 CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["toImage"]}
 MARGIN = dict(l=55, r=15, t=30, b=35)

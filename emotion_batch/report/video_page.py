@@ -12,8 +12,8 @@ from markupsafe import Markup
 
 from emotion_batch.labels import LABELS
 from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE
-from reports import charts
-from reports.data import (
+from emotion_batch.report import charts
+from emotion_batch.report.data import (
     best_second,
     bin_width,
     binned_means,
@@ -23,8 +23,8 @@ from reports.data import (
     span_seconds,
     strip_segments,
 )
-from reports.pages import missing
-from reports.thumbs import face_thumbnails
+from emotion_batch.report.pages import missing
+from emotion_batch.report.thumbs import face_thumbnails
 
 P_COLS = [f"p_{lab}" for lab in LABELS]
 A_COLS = [f"a_{lab}" for lab in LABELS]

@@ -1,5 +1,5 @@
 """Static offline HTML report of a results folder: `build_report(results_root, out_dir)`."""
 
-from reports.build import build_report
+from emotion_batch.report.build import build_report
 
 __all__ = ["build_report"]

@@ -2,7 +2,7 @@
 
 The rows are synthetic (smooth random probabilities) but typed by the declared schemas,
 so the readers see exactly what a real run writes. Used by tests/test_query.py,
-tests/cli/test_query_cli.py and tests/reports/*.
+tests/cli/test_query_cli.py and tests/report/*.
 """
 
 from __future__ import annotations

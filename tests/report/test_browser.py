@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reports import build_report
-from reports.pages import page_name
+from emotion_batch.report import build_report
+from emotion_batch.report.pages import page_name
 
 
-import cdp_browser as cdp  # noqa: E402  (tests/reports on sys.path, see conftest)
+import cdp_browser as cdp  # noqa: E402  (tests/report on sys.path, see conftest)
 import results_factory as F  # noqa: E402
 
 pytestmark = [

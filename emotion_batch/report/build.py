@@ -16,9 +16,9 @@ from pathlib import Path
 
 from emotion_batch.query import QueryError, table_dataset
 from emotion_batch.schemas import MANIFEST_SCHEMA
-from reports.data import COLORS
-from reports.pages import page_name, render
-from reports.video_page import summarize, video_view
+from emotion_batch.report.data import COLORS
+from emotion_batch.report.pages import page_name, render
+from emotion_batch.report.video_page import summarize, video_view
 
 PLOTLY_JS = "plotly.min.js"
 INDEX_STRIP_BINS = 240

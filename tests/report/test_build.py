@@ -16,13 +16,13 @@ from click.testing import CliRunner
 
 from emotion_batch.cli import main
 from emotion_batch.query import QueryError
-from reports import build_report
-from reports.build import plotly_js_source
-from reports.data import best_second, bin_width, binned_means, strip_segments
-from reports.pages import page_name
+from emotion_batch.report import build_report
+from emotion_batch.report.build import plotly_js_source
+from emotion_batch.report.data import best_second, bin_width, binned_means, strip_segments
+from emotion_batch.report.pages import page_name
 
 
-import results_factory as F  # noqa: E402  (tests/reports on sys.path, see conftest)
+import results_factory as F  # noqa: E402  (tests/report on sys.path, see conftest)
 
 
 class Page(HTMLParser):

@@ -1,0 +1,115 @@
+"""A clean console (issue 22): native library lines go to the run log, the bar counts videos
+from its first line, and a run with nothing left to do says so without starting an engine.
+(The Ray engine's console is checked on the installed package, tests/test_install.py.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from emotion_batch.run.console import native_output_to
+from videogen import make_video
+
+ROOT = Path(__file__).resolve().parents[2]
+NOISE = re.compile(r"Traceback|[Ww]arning|WARN|nanobind|leaked|\.cc:\d+|\.cpp:\d+|^[EWF]\d{4} |\bError\b",
+                   re.MULTILINE)
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}  # the bar as a user sees it
+    env.update(PYTHONPATH=str(ROOT), RAY_AUTH_MODE="disabled")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_native_writes_go_to_the_log_and_python_lines_to_the_console(tmp_path):
+    code = f"""
+        import os, sys
+        from emotion_batch.run.console import native_output_to
+        with native_output_to({str(tmp_path / 'run.log')!r}):
+            os.write(2, b"[E 1 1] core_worker.cc:2465: constructor arguments in the object store\\n")
+            print("our line", file=sys.stderr)
+        os.write(2, b"after the run\\n")
+    """
+    r = _python(code, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["our line", "after the run"]
+    assert "core_worker.cc:2465" in (tmp_path / "run.log").read_text()
+
+
+def test_without_a_log_nothing_changes(capfd):
+    with native_output_to(None):
+        os.write(2, b"still here\n")
+    assert "still here" in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_local_run_console_is_clean_and_a_rerun_with_nothing_to_do_starts_nothing(tmp_path):
+    (tmp_path / "videos").mkdir()
+    make_video(tmp_path / "videos" / "face.mp4", seconds=2.0)
+    run = """
+        import sys
+        from emotion_batch.cli import main
+        try:
+            main(["run", "videos", "--out", "results", "--engine", "{engine}"])
+        except SystemExit as e:
+            print("exit", e.code, "ray" in sys.modules, "torch" in sys.modules)
+    """
+    first = _python(run.format(engine="local"), tmp_path)
+    console = first.stderr.replace("\r", "\n")
+    assert first.stdout.splitlines()[-1].split()[:2] == ["exit", "0"], console
+    assert not [ln for ln in console.splitlines() if NOISE.search(ln)], console
+    bars = [ln for ln in console.splitlines() if "videos [" in ln]
+    assert bars and "0.0/1 videos" in bars[0] and all("/1 videos" in b for b in bars)  # the real total from the start
+    assert "1.0/1 videos" in bars[-1] and "x real time" in bars[-1]
+    assert "video-s/s" not in console and "s/video" not in console  # one speed unit
+    # again, on the default engine (Ray): everything is done, so neither Ray nor the models load
+    again = _python(run.format(engine="ray"), tmp_path)
+    assert again.stdout.splitlines()[-1].split() == ["exit", "0", "False", "False"], again.stderr
+    assert "Nothing to do: it is already analysed in results" in again.stderr
+    assert not [ln for ln in again.stderr.splitlines() if NOISE.search(ln)], again.stderr
+
+
+def _done(store, path, *, status="ok", model="m1", chash="c1", row_path=None, row_id=None):
+    import pyarrow as pa
+
+    from emotion_batch.media import fingerprint
+    from emotion_batch.run.store import write_atomic
+
+    vid = row_id or fingerprint(str(path))
+    row = pa.table({"status": [status], "model_version": [model], "config_hash": [chash],
+                    "path": [str(row_path or path)]})
+    write_atomic(store.fs, store.path("videos", vid), row)
+
+
+def test_nothing_to_do_only_when_every_input_is_finished_with_this_model_and_settings(tmp_path):
+    from emotion_batch.run.console import nothing_to_do
+    from emotion_batch.run.plan import dup_id
+    from emotion_batch.run.store import ResultStore
+
+    a, b, copy = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "copy_of_a.mp4"
+    a.write_bytes(b"first video")
+    b.write_bytes(b"second video")
+    copy.write_bytes(b"first video")
+    store = ResultStore(str(tmp_path / "results"))
+    check = lambda paths, **kw: nothing_to_do([str(p) for p in paths], store, **{  # noqa: E731
+        "config_hash": "c1", "model_version": "m1", "force": False, **kw})
+    assert not check([a])  # never analysed
+    _done(store, a)
+    assert check([a]) and not check([a], force=True) and not check([])
+    assert not check([a], model_version="m2") and not check([a], config_hash="c2")
+    assert not check([a, b])  # b is not done
+    _done(store, b, status="failed")
+    assert not check([a, b])  # failed files are tried again
+    _done(store, b)
+    assert check([a, b])
+    assert not check([a, b, copy])  # the copy has no duplicate row yet: the engine writes it
+    _done(store, copy, status="duplicate", row_id=dup_id(str(copy)))
+    assert check([a, b, copy])
+    assert not check([a, tmp_path / "gone.mp4"])  # unreadable: the engine reports it
