@@ -56,6 +56,7 @@ from emotion_batch.run.batch import settle_undelivered
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.claims import Claims
+from emotion_batch.run.current import path_index
 from emotion_batch.run.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -348,7 +349,8 @@ def run_ray(
         coordinator = start_coordinator(max_retries, unit_timeout_s)
         store = ResultStore(store_uri)
         claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name
-        spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s, plan_ahead, claims.me)
+        spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s,
+                        plan_ahead, claims.me, known=path_index(store, paths))  # issue 26: one row per path
         bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
         with _data_context(unit_timeout_s), bar:

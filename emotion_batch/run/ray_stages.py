@@ -30,6 +30,8 @@ from emotion_batch.errors import one_line_error
 from emotion_batch.run.batch import record_unreadable, stored_row
 from emotion_batch.run.discover import WorkItem, _path_id, describe
 from emotion_batch.run.claims import Claim, Claims
+from emotion_batch.run.current import holds, repoint, retire_stale
+from emotion_batch.run.plan import dup_id
 from emotion_batch.run.ledger import Ledger
 from emotion_batch.run.output import attach_worker_log
 from emotion_batch.run.segments import plan_segments
@@ -64,6 +66,8 @@ class PlanSpec:
     segment_s: float
     ahead: int = 256  # planned units not yet taken up by an actor, at most (see Ledger.room)
     claim_as: Claim | None = None  # the run (driver host, pid, run id) that claims videos (claims.py)
+    # manifest rows naming each input path (current.path_index, read once by the driver)
+    known: dict | None = dataclasses.field(default=None, hash=False, compare=False)
 
 
 def plan_units(row: dict, spec: PlanSpec, coordinator, timeout_s: float) -> list[dict]:
@@ -89,13 +93,17 @@ def _units(item: WorkItem, spec: PlanSpec, ledger) -> list[dict]:
     path = item.path
     store = ResultStore(spec.store_uri)
     owner = _owner(item, spec, store, ledger)
+    retire_stale(store, path, dup_id(path) if owner != path else item.video_id, spec.known or {})
     if owner != path or item.error:  # a duplicate's or an unreadable file's row, written here
         row = record_unreadable(store, [dataclasses.replace(item, duplicate_of=owner if owner != path else None)],
                                 spec.config, spec.model_version)[0]
         ledger.planned.remote(path, failed_row=row)
         return []
     chash = spec.config.config_hash()
-    if not spec.force and store.is_done(item.video_id, spec.model_version, chash):
+    rec = None if spec.force else store.done_record(item.video_id)
+    if rec is not None and rec.finished(spec.model_version, chash):
+        if rec.path != path:
+            repoint(store, item.video_id, path, spec.model_version)  # renamed or moved
         ledger.planned.remote(path, skipped=1)
         return []
     if spec.claim_as is not None:
@@ -132,7 +140,7 @@ def _owner(item: WorkItem, spec: PlanSpec, store: ResultStore, ledger) -> str:
         return item.path
     rec = store.done_record(item.video_id)
     if (rec is not None and not spec.force and rec.finished(spec.model_version, spec.config.config_hash())
-            and rec.path and rec.path != item.path and os.path.isfile(rec.path)):
+            and rec.path and rec.path != item.path and holds(rec.path, item.video_id)):
         return rec.path
     return ray.get(ledger.claim.remote(item.video_id, item.path))
 
