@@ -21,6 +21,7 @@ All times are seconds from `container.time_origin` (the video stream's start).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import av
@@ -32,6 +33,7 @@ from emotion_batch.media.container import (
 
 __all__ = ["MediaError", "MediaInfo", "TRUNCATION_TOLERANCE_S", "media_warning", "probe"]
 
+PROBE_TIMEOUT_S = 120.0  # the whole packet pass; a stalled read fails after the same time
 TRUNCATION_TOLERANCE_S = 1.0  # data ending this much before the declared end is a truncation
 WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's one-line `warning`
 
@@ -75,10 +77,12 @@ class _Index:
     data_ended: str | None = None  # demuxer error that ended the pass early
 
 
-def probe(path: str) -> MediaInfo:
-    """Container facts, or MediaError with a one-line reason (empty, not a media file, ...)."""
+def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
+    """Container facts, or MediaError with a one-line reason (empty, not a media file, a pass
+    over the packets that takes longer than `timeout_s`, ...)."""
     size = _check_file(path)
-    with open_container(path) as c:
+    deadline = time.monotonic() + timeout_s
+    with open_container(path, timeout=timeout_s) as c:
         video = video_stream(c)
         audio = c.streams.audio[0] if c.streams.audio else None
         if video is None and audio is None:
@@ -88,7 +92,7 @@ def probe(path: str) -> MediaInfo:
             if s.index not in used:
                 s.discard = av.stream.Discard.all
         origin = time_origin(c)
-        idx = _scan(c, video, audio, origin)
+        idx = _scan(c, video, audio, origin, deadline, timeout_s)
         declared = _Declared(_stream_end(video, origin), _stream_end(audio, origin), _file_end(c, origin))
         if video is None:
             return _audio_only(path, size, audio, idx, declared, origin)
@@ -106,8 +110,9 @@ def _check_file(path: str) -> int:
     return size
 
 
-def _scan(c, video, audio, origin: float) -> _Index:
-    """One demux pass: video packet times, where the audio's data lies, the first picture."""
+def _scan(c, video, audio, origin: float, deadline: float, timeout_s: float) -> _Index:
+    """One demux pass: video packet times, where the audio's data lies, the first picture.
+    Raises MediaError past `deadline` (time.monotonic)."""
     idx = _Index()
     streams = [s for s in (video, audio) if s is not None]
     if video is not None:
@@ -121,6 +126,9 @@ def _scan(c, video, audio, origin: float) -> _Index:
         except av.error.FFmpegError as e:
             idx.data_ended = ffmpeg_reason(e)
             break
+        if time.monotonic() > deadline:
+            raise MediaError(f"reading the file's index took longer than {timeout_s:g} s (probe time limit); "
+                             "the file is unusually large or its storage is stalled")
         if pkt.size == 0:
             continue
         tb = float(pkt.time_base)
