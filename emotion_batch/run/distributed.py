@@ -57,6 +57,7 @@ from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.claims import Claims
 from emotion_batch.run.current import path_index
+from emotion_batch.run.interrupts import reinstall as reinstall_interrupts
 from emotion_batch.run.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -336,6 +337,7 @@ def run_ray(
     if not paths:
         return summary
     started_ray = connect(address)
+    reinstall_interrupts()  # issue 26: ray.init took SIGTERM over (sys.exit(15), a C++ stack dump)
     coordinator = claims = None
     try:
         totals = ray.cluster_resources()

@@ -60,7 +60,7 @@ def test_help_documents_exit_codes():
     r = CliRunner().invoke(main, ["run", "--help"])
     assert r.exit_code == 0
     for code, words in (("0", "every video"), ("1", "some videos failed"), ("2", "could not proceed"),
-                        ("130", "interrupted")):
+                        ("130", "interrupted"), ("143", "SIGTERM")):
         assert re.search(rf"^\s+{code}\s+.*{words}", r.output, re.M), (code, r.output)
 
 
