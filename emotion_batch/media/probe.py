@@ -15,6 +15,14 @@ One PyAV pass over the file's packets (demuxing only, no decoding beyond the fir
   stream) is `has_video=False`: its duration is the audio's, and it becomes a voice-only
   timeline.
 
+* the cost of a file is bounded before anything is decoded: a video stream declaring more than
+  `MAX_FRAME_PIXELS` (36 Mpx: DCI 8K, 8192x4320, fits) per picture is refused with a plain
+  reason (a 752 KB crafted 16000x16000 file took 236 s of face detection for 2 frames), and
+  so is one whose frames come faster than `MAX_FPS` on average (decoding cost per video-second
+  grows with both). The unit timeout stays the last resort.
+* pictures smaller than the smallest face the detector finds (1x1, 16x16) are analysed: they
+  give no-face (audio-only) rows.
+
 All times are seconds from `container.time_origin` (the video stream's start).
 """
 
@@ -33,6 +41,8 @@ from emotion_batch.media.container import (
 
 __all__ = ["MediaError", "MediaInfo", "TRUNCATION_TOLERANCE_S", "media_warning", "probe"]
 
+MAX_FRAME_PIXELS = 36_000_000  # declared width x height above this: refused before decoding
+MAX_FPS = 1000.0  # average frames per second above this: refused (decode cost per video-second)
 PROBE_TIMEOUT_S = 120.0  # the whole packet pass; a stalled read fails after the same time
 TRUNCATION_TOLERANCE_S = 1.0  # data ending this much before the declared end is a truncation
 WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's one-line `warning`
@@ -87,6 +97,8 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
         audio = c.streams.audio[0] if c.streams.audio else None
         if video is None and audio is None:
             raise MediaError("no video or audio stream in the file (nothing to analyse)")
+        if video is not None:
+            _check_picture_size(video)
         used = {s.index for s in (video, audio) if s is not None}
         for s in c.streams:  # read only the packets we use (the demuxer skips the rest)
             if s.index not in used:
@@ -97,6 +109,21 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
         if video is None:
             return _audio_only(path, size, audio, idx, declared, origin)
         return _video_info(path, size, video, audio, idx, declared, origin)
+
+
+def _check_picture_size(video) -> None:
+    """Refuse a declared picture size past MAX_FRAME_PIXELS before any picture is decoded."""
+    w, h = video.codec_context.width or 0, video.codec_context.height or 0
+    if w * h > MAX_FRAME_PIXELS:
+        raise MediaError(f"the picture is {w}x{h} ({w * h / 1e6:.0f} Mpx), above the {MAX_FRAME_PIXELS / 1e6:.0f} Mpx "
+                         "this tool analyses (decoding and face detection cost grows with it); scale it down, "
+                         "e.g. to 3840 px wide, and run again")
+
+
+def _check_frame_rate(n_frames: int, duration: float) -> None:
+    if duration > 0 and n_frames / duration > MAX_FPS:
+        raise MediaError(f"{n_frames} frames in {duration:.2f} s ({n_frames / duration:.0f} per second), above the "
+                         f"{MAX_FPS:.0f} per second this tool decodes; re-encode it at a normal frame rate")
 
 
 def _check_file(path: str) -> int:
@@ -206,6 +233,7 @@ def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Decl
     if not keep.any():
         raise MediaError("the video stream has no frame with a valid timestamp")
     duration = float(starts[keep][-1] + _frame_period(video, idx))
+    _check_frame_rate(int(keep.sum()), duration)
     frame = idx.first_frame
     turns = quarter_turns(frame.rotation)
     w, h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
