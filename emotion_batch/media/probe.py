@@ -11,6 +11,10 @@ One PyAV pass over the file's packets (demuxing only, no decoding beyond the fir
 * where the data ends is compared with what the container declares, so a recording cut
   short is analysed up to where its data ends, with a warning (`MediaInfo.warnings`), instead
   of being rejected; a file with nothing decodable fails with a plain reason.
+* sound that runs on past the last picture (AUDIO_TAIL_MIN_S or more) is analysed: the
+  duration becomes the sound's, the seconds after the picture are voice-only rows (face_id
+  -1), and `warnings` says so and which stream `duration_s` measured (`video_end_s` keeps the
+  picture's end).
 * a file with audio but no video (an .m4a/.mp3/.wav interview, an .mp4 without a video
   stream) is `has_video=False`: its duration is the audio's, and it becomes a voice-only
   timeline.
@@ -44,7 +48,10 @@ __all__ = ["MediaError", "MediaInfo", "TRUNCATION_TOLERANCE_S", "media_warning",
 MAX_FRAME_PIXELS = 36_000_000  # declared width x height above this: refused before decoding
 MAX_FPS = 1000.0  # average frames per second above this: refused (decode cost per video-second)
 PROBE_TIMEOUT_S = 120.0  # the whole packet pass; a stalled read fails after the same time
-TRUNCATION_TOLERANCE_S = 1.0  # data ending this much before the declared end is a truncation
+TRUNCATION_TOLERANCE_S = 1.0
+# Sound this much or more past the last picture is analysed as voice-only seconds; a shorter tail
+# (encoder padding) lies inside the last second's audio window (audio_window_s 2.0 around s + 0.5).
+AUDIO_TAIL_MIN_S = 0.5  # data ending this much before the declared end is a truncation
 WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's one-line `warning`
 
 
@@ -52,7 +59,8 @@ WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's 
 class MediaInfo:
     path: str
     size_bytes: int
-    duration_s: float  # of the video stream (last frame end); of the audio when has_video is False
+    duration_s: float  # the span analysed: the picture's (last frame end); the sound's when has_video is False
+    #                    or when the sound runs AUDIO_TAIL_MIN_S or more past the picture (video_end_s then set)
     fps: float  # average frame rate over the file (0 without video)
     n_frames: int
     width: int  # displayed (rotation applied); 0 without video
@@ -66,6 +74,12 @@ class MediaInfo:
     rotation: int = 0  # quarter turns counter-clockwise that make decoded frames upright (np.rot90 k)
     declared_duration_s: float | None = None  # what the container promised, when it says
     warnings: tuple[str, ...] = ()  # one line each, e.g. a truncated recording
+    video_end_s: float | None = None  # where the picture ends, when duration_s is the sound's (longer)
+
+    @property
+    def picture_end_s(self) -> float:
+        """Where the picture's frames end (duration_s unless the sound runs past it)."""
+        return self.video_end_s if self.video_end_s is not None else self.duration_s
 
     @property
     def audio_span(self) -> tuple[float, float] | None:
@@ -247,8 +261,14 @@ def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Decl
         warnings.append(f"{idx.bad_packets} damaged video packet(s) before the first picture skipped")
     if idx.data_ended and not any(w.startswith("truncated") for w in warnings):
         warnings.append(f"reading stopped before the end of the file ({idx.data_ended}); analysed up to there")
+    video_end = None
+    if a_dur is not None and a_start + a_dur - duration >= AUDIO_TAIL_MIN_S:
+        video_end, duration = duration, a_start + a_dur
+        warnings.append(f"the sound runs {duration - video_end:.1f} s past the end of the picture ({video_end:.1f} s): "
+                        f"analysed to {duration:.1f} s, the seconds after the picture as voice-only rows; "
+                        "duration_s is the sound's")
     return MediaInfo(
-        path=path, size_bytes=size, duration_s=duration, fps=fps, n_frames=int(keep.sum()),
+        path=path, size_bytes=size, duration_s=duration, fps=fps, n_frames=int(keep.sum()), video_end_s=video_end,
         width=int(w), height=int(h), has_audio=a_dur is not None, audio_start_s=a_start, audio_duration_s=a_dur,
         frame_starts=starts, has_video=True, rotation=turns,
         declared_duration_s=declared.video if declared.video is not None else declared.file,
@@ -305,7 +325,7 @@ def media_warning(info: MediaInfo, decoded: DecodeReport | None = None, end_s: f
     the file was read whole."""
     parts = list(info.warnings)
     if decoded is not None and info.has_video:
-        expected = info.duration_s if end_s is None else min(end_s, info.duration_s)
+        expected = info.picture_end_s if end_s is None else min(end_s, info.picture_end_s)
         if (w := decoded.warning("video", expected)) is not None:
             parts.append(w)
     return WARNING_SEPARATOR.join(parts) or None
