@@ -143,6 +143,11 @@ def ctrl_c_interrupts():
     return interrupts()
 
 
+def _with_log(message: str, log_path: str | None) -> str:
+    """A stop's one line, and where its details are."""
+    return f"{message}\ndetails: {log_path}" if log_path else message
+
+
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
             engine: str = "ray", address: str | None = None, actors: int | None = None,
             cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float | None = None,
@@ -171,7 +176,14 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
                                    actor_concurrency, min_actors, unit_timeout_s)
             except OutputError as e:
                 run_log.logger.error("run stopped: %s (%s)", e, e.detail)
+                raise RunAborted(_with_log(str(e), run_log.path)) from None
+            except click.ClickException:
                 raise
+            except Exception as e:  # Ray lost, a bug: one plain line on the console, the traceback in the log
+                from emotion_batch.errors import one_line_error
+
+                run_log.logger.error("run stopped by an unexpected error", exc_info=True)
+                raise RunAborted(_with_log(f"the run stopped: {one_line_error(e)}", run_log.path)) from None
     except OutputError as e:
         raise RunAborted(str(e)) from None
     if isinstance(summary, int):  # interrupted

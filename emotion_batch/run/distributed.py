@@ -58,6 +58,8 @@ from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyz
 from emotion_batch.run.claims import Claims
 from emotion_batch.run.current import path_index
 from emotion_batch.run.interrupts import reinstall as reinstall_interrupts
+from emotion_batch.run.output import OutputError
+from emotion_batch.run.quiet import library_logs_to_run_log, user_error
 from emotion_batch.run.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -355,7 +357,7 @@ def run_ray(
                         plan_ahead, claims.me, known=path_index(store, paths))  # issue 26: one row per path
         bar = tqdm(total=0.0, unit="video-s", disable=not progress, dynamic_ncols=True,
                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} video-s [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
-        with _data_context(unit_timeout_s), bar:
+        with _data_context(unit_timeout_s), bar, library_logs_to_run_log():  # issue 26: no tracebacks
             ds = build_pipeline(_sorted_biggest_first(paths), spec, shape, coordinator, concurrency, unit_timeout_s,
                                 plan_tasks, hook)
             with Progress(coordinator, bar, summary, len(paths), echo) as prog:
@@ -367,6 +369,8 @@ def run_ray(
                     err = _startup_error(e)
                     if err is not None:
                         raise err from None
+                    if (stop := user_error(e, OutputError)) is not None:  # issue 26: a worker's write failed
+                        raise OutputError(first_line(stop)) from None  # Ray Data appends lines
                     raise
                 finally:
                     stop_pipeline(rows)

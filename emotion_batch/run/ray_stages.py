@@ -13,13 +13,13 @@ module and `distributed.py` import Ray; the analysis itself is `units.UnitRunner
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import pickle
 import socket
 import sys
 import threading
 import time
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,7 +33,7 @@ from emotion_batch.run.claims import Claim, Claims
 from emotion_batch.run.current import holds, repoint, retire_stale
 from emotion_batch.run.plan import dup_id
 from emotion_batch.run.ledger import Ledger
-from emotion_batch.run.output import attach_worker_log
+from emotion_batch.run.output import OutputError, attach_worker_log
 from emotion_batch.run.segments import plan_segments
 from emotion_batch.run.store import ResultStore
 from emotion_batch.run.units import SegmentFiles, Unit, slim
@@ -42,6 +42,8 @@ from emotion_batch.run.units import SegmentFiles, Unit, slim
 class ActorStartupError(RuntimeError):
     """An analysis actor could not start (a deterministic error: retrying will not help)."""
 
+
+log = logging.getLogger(__name__)
 
 Coordinator = ray.remote(num_cpus=0, max_restarts=0)(Ledger)
 
@@ -271,9 +273,14 @@ class UnitAnalyzer:
                             ray.get(self.coordinator.alone.remote(unit.key))
                         return self._run(unit, verdict.attempt)
                 return self._settle(unit, verdict.error)
-            except Exception as e:  # e.g. the output location failed a write: this unit fails, the run goes on
-                traceback.print_exc()
+            except OutputError:
+                raise
+            except Exception as e:  # a bug in one unit: it fails, the run goes on; details to the run's log
+                log.error("internal error while analysing %s", unit.label(), exc_info=True)
                 return self._settle(unit, f"internal error: {one_line_error(e)}")
+        except OutputError as e:  # the results location failed a write: the driver stops the run, one line
+            log.error("run stopped: %s (%s)", e, e.detail, exc_info=True)
+            raise OutputError(str(e)) from None  # no chain: Ray would print it
         finally:
             with self.lock:
                 self.inflight.pop(unit.key, None)
