@@ -93,8 +93,13 @@ def _check_fusion_file(path: str) -> None:
     try:
         params = json.loads(open(path).read())["params"]
         ok = isinstance(params, dict) and all(isinstance(v, (int, float)) for v in params.values())
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"--fusion {path}: not a fusion gate file ({type(e).__name__}: {e}); "
+    except OSError as e:
+        raise ConfigError(f"--fusion {path}: cannot read the file ({(e.strerror or 'unreadable').lower()}); "
+                          "write one with `cli.py train fusion --data DIR --out FILE`") from None
+    except (ValueError, KeyError, TypeError) as e:
+        why = (f"not JSON (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError)
+               else "not text" if isinstance(e, UnicodeDecodeError) else 'no "params" object in it')
+        raise ConfigError(f"--fusion {path}: not a fusion gate file ({why}); "
                           "write one with `cli.py train fusion --data DIR --out FILE`") from None
     if not ok:
         raise ConfigError(f"--fusion {path}: its \"params\" must all be numbers; "

@@ -42,6 +42,9 @@ _PLAIN = [
     (r"No space left on device|Errno 28\]", "no space left on the device"),
     (r"Permission denied|Errno 13\]", "permission denied: check the file's permissions"),
     (r"No such file or directory|Errno 2\]", "the file disappeared while it was being read"),
+    (r"RaySystemError|GcsRpc|\bGCS\b|raylet|ActorDiedError|ActorUnavailableError|WorkerCrashedError|NodeDied"
+     r"|OwnerDiedError|ObjectLostError|core worker has already been shut|Ray has not been started",
+     "Ray was lost (its cluster, a node or a worker ended); finished videos are kept: run again to resume"),
     (r"Check failed|\.cc:\d+|DECORDError|filter graph|error while decoding",
      "the file is damaged or uses a codec that cannot be decoded"),
 ]
@@ -59,7 +62,13 @@ class UserFacingError(Exception):
     def __init__(self, message: str = "", detail: str | None = None):
         message = str(message)
         self.detail = detail or message
-        super().__init__(plain_message(message))
+        self.message = plain_message(message)
+        super().__init__(self.message)
+
+    def __reduce__(self):
+        """Pickled as the one line it was made with: what a library appended to `args` on
+        the way (Ray Data adds retry advice) does not travel to the driver's console."""
+        return type(self), (self.message, self.detail)
 
 
 def first_line(e: BaseException, limit: int = MAX_CHARS) -> str:

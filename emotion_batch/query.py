@@ -19,6 +19,7 @@ the query with a one-line QueryError that names the option to change.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal
@@ -202,9 +203,19 @@ def _check_statement(con, sql: str) -> None:
     kind = statements[0].type
     if kind not in allowed:
         raise QueryError(
-            f"read-only: only SELECT queries are allowed, not {kind.name} "
+            f"read-only: only SELECT queries are allowed, not {_statement_name(sql, kind.name)} "
             "(the views are timelines, attributions, videos)"
         )
+
+
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
+
+
+def _statement_name(sql: str, kind: str) -> str:
+    """The statement as the user wrote it: DuckDB files INSTALL under LOAD."""
+    m = _LEADING.match(sql)
+    word = m.group(1).upper() if m else kind
+    return "INSTALL" if kind == "LOAD" and word in ("INSTALL", "FORCE") else kind
 
 
 def run_sql(

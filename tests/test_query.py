@@ -216,3 +216,10 @@ def test_duplicate_rows_are_plain_manifest_rows(tmp_path):
     # a duplicate's id joins no timeline rows: counts per video are not doubled
     n = run_sql(tmp_path / "r", "SELECT count(*) n FROM videos JOIN timelines USING (video_id)").to_pylist()
     assert n == [{"n": 3}]
+
+
+@pytest.mark.parametrize("sql,word", [("INSTALL httpfs", "INSTALL"), ("  force install httpfs", "INSTALL"),
+                                      ("/* x */ LOAD httpfs", "LOAD"), ("ATTACH 'x.db'", "ATTACH")])
+def test_refusal_names_the_statement_as_written(results, sql, word):
+    with pytest.raises(QueryError, match=rf"only SELECT queries are allowed, not {word} "):
+        run_sql(results, sql)

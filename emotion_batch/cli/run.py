@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 
 import click
 
 from emotion_batch.config import RUNTIMES, ConfigError, RunConfig
 
 # Exit statuses of `run` (documented in its --help and the README).
-EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class RunAborted(click.ClickException):
@@ -135,21 +132,20 @@ def ray_options(f):
     return f
 
 
-@contextmanager
 def ctrl_c_interrupts():
-    """While the run lasts, SIGINT (Ctrl-C, `kill -INT`) raises KeyboardInterrupt in the main
-    thread, whatever this process inherited: Python installs that handler only when SIGINT
-    is not ignored at start-up, and a process started in the background by a shell without
-    job control (`cmd &` in a script, and whatever it starts) inherits SIGINT
-    ignored; the run then could not be stopped and finished with exit 0."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    """While the run lasts, SIGINT (Ctrl-C, `kill -INT`) and SIGTERM raise in the main thread
+    (KeyboardInterrupt, run.interrupts.Terminated), whatever this process inherited: Python
+    installs SIGINT's handler only when SIGINT is not ignored at start-up, and a process
+    started in the background by a shell without job control (`cmd &` in a script) inherits
+    it ignored; the run then could not be stopped and finished with exit 0."""
+    from emotion_batch.run.interrupts import interrupts
+
+    return interrupts()
+
+
+def _with_log(message: str, log_path: str | None) -> str:
+    """A stop's one line, and where its details are."""
+    return f"{message}\ndetails: {log_path}" if log_path else message
 
 
 def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
@@ -181,11 +177,18 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
                                    actor_concurrency, min_actors, unit_timeout_s)
             except OutputError as e:
                 run_log.logger.error("run stopped: %s (%s)", e, e.detail)
+                raise RunAborted(_with_log(str(e), run_log.path)) from None
+            except click.ClickException:
                 raise
+            except Exception as e:  # Ray lost, a bug: one plain line on the console, the traceback in the log
+                from emotion_batch.errors import one_line_error
+
+                run_log.logger.error("run stopped by an unexpected error", exc_info=True)
+                raise RunAborted(_with_log(f"the run stopped: {one_line_error(e)}", run_log.path)) from None
     except OutputError as e:
         raise RunAborted(str(e)) from None
-    if summary is None:
-        return EXIT_INTERRUPTED
+    if isinstance(summary, int):  # interrupted (Ctrl-C or SIGTERM)
+        return summary
     if summary is NOTHING_TO_DO:
         return EXIT_OK
     print_summary(summary, out, log_path=run_log.path)
@@ -194,7 +197,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
 
 def _analyse(paths, input_path, out, force, progress, config, engine, address, actors, cpus_per_actor,
              gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors, unit_timeout_s):
-    """The analysis under an open run log: the summary, or None when interrupted."""
+    """The analysis under an open run log: the summary, or the exit status when interrupted."""
     import logging
 
     from emotion_batch.run.claims import Claims
@@ -234,9 +237,12 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
             raise RunAborted(str(e)) from None
     except ConfigError as e:
         raise RunAborted(str(e)) from None
-    except KeyboardInterrupt:
-        echo("\nInterrupted. Finished videos are kept; run the same command again to resume.")
-        return None
+    except KeyboardInterrupt as e:
+        from emotion_batch.run.interrupts import Terminated
+
+        what = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
+        echo(f"\n{what}. Finished videos are kept; run the same command again to resume.")
+        return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
 
 
 NOTHING_TO_DO = object()  # _analyse's answer when every input was already finished
@@ -282,7 +288,9 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
       2    the run could not proceed: bad option, no videos found, --out not a
            folder, not writable or full (checked before any analysis, or when a
            write fails midway), Ray or the analysis actors cannot start
-      130  interrupted (Ctrl-C); finished videos are kept"""
+      130  interrupted (Ctrl-C, SIGINT); finished videos are kept
+      143  stopped by SIGTERM (Slurm, Kubernetes): the same clean stop as
+           Ctrl-C (claims released, no half files, Ray processes ended)"""
     config = build_config(**kw)
     sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
                      gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,

@@ -34,16 +34,20 @@ def ffmpeg_reason(e: BaseException) -> str:
     return " ".join(str(text).split())[:200]
 
 
-def open_container(path: str):
-    """av.open for reading, or MediaError with a plain reason."""
+def open_container(path: str, timeout: float | None = None):
+    """av.open for reading, or MediaError with a plain reason. `timeout`: seconds FFmpeg may
+    wait for data in one read (a stalled network mount) before the read fails."""
     try:
-        return av.open(path, metadata_errors="ignore")
+        return av.open(path, metadata_errors="ignore", timeout=timeout)
     except av.error.InvalidDataError as e:
         raise MediaError(
             "not a readable media file: FFmpeg finds no audio or video it can read in it (if it is a recording "
             "that was cut off before it was finished, its index is missing: remux or re-export it)",
             detail=str(e),  # FFmpeg's own words, for the run's log
         ) from None
+    except av.error.ExitError as e:  # FFmpeg's interrupt: the timeout passed
+        raise MediaError(f"the file gave no data for {timeout:g} s (a stalled network drive or a pipe?)",
+                         detail=str(e)) from None
     except av.error.FFmpegError as e:
         raise MediaError(f"cannot open the file ({ffmpeg_reason(e)})", detail=str(e)) from None
 

@@ -11,9 +11,21 @@ One PyAV pass over the file's packets (demuxing only, no decoding beyond the fir
 * where the data ends is compared with what the container declares, so a recording cut
   short is analysed up to where its data ends, with a warning (`MediaInfo.warnings`), instead
   of being rejected; a file with nothing decodable fails with a plain reason.
+* sound that runs on past the last picture (AUDIO_TAIL_MIN_S or more) is analysed: the
+  duration becomes the sound's, the seconds after the picture are voice-only rows (face_id
+  -1), and `warnings` says so and which stream `duration_s` measured (`video_end_s` keeps the
+  picture's end).
 * a file with audio but no video (an .m4a/.mp3/.wav interview, an .mp4 without a video
   stream) is `has_video=False`: its duration is the audio's, and it becomes a voice-only
   timeline.
+
+* the cost of a file is bounded before anything is decoded: a video stream declaring more than
+  `MAX_FRAME_PIXELS` (36 Mpx: DCI 8K, 8192x4320, fits) per picture is refused with a plain
+  reason (a 752 KB crafted 16000x16000 file took 236 s of face detection for 2 frames), and
+  so is one whose frames come faster than `MAX_FPS` on average (decoding cost per video-second
+  grows with both). The unit timeout stays the last resort.
+* pictures smaller than the smallest face the detector finds (1x1, 16x16) are analysed: they
+  give no-face (audio-only) rows.
 
 All times are seconds from `container.time_origin` (the video stream's start).
 """
@@ -21,6 +33,7 @@ All times are seconds from `container.time_origin` (the video stream's start).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import av
@@ -32,7 +45,13 @@ from emotion_batch.media.container import (
 
 __all__ = ["MediaError", "MediaInfo", "TRUNCATION_TOLERANCE_S", "media_warning", "probe"]
 
-TRUNCATION_TOLERANCE_S = 1.0  # data ending this much before the declared end is a truncation
+MAX_FRAME_PIXELS = 36_000_000  # declared width x height above this: refused before decoding
+MAX_FPS = 1000.0  # average frames per second above this: refused (decode cost per video-second)
+PROBE_TIMEOUT_S = 120.0  # the whole packet pass; a stalled read fails after the same time
+TRUNCATION_TOLERANCE_S = 1.0
+# Sound this much or more past the last picture is analysed as voice-only seconds; a shorter tail
+# (encoder padding) lies inside the last second's audio window (audio_window_s 2.0 around s + 0.5).
+AUDIO_TAIL_MIN_S = 0.5  # data ending this much before the declared end is a truncation
 WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's one-line `warning`
 
 
@@ -40,7 +59,8 @@ WARNING_SEPARATOR = " | "  # between the warnings of one file in the manifest's 
 class MediaInfo:
     path: str
     size_bytes: int
-    duration_s: float  # of the video stream (last frame end); of the audio when has_video is False
+    duration_s: float  # the span analysed: the picture's (last frame end); the sound's when has_video is False
+    #                    or when the sound runs AUDIO_TAIL_MIN_S or more past the picture (video_end_s then set)
     fps: float  # average frame rate over the file (0 without video)
     n_frames: int
     width: int  # displayed (rotation applied); 0 without video
@@ -54,6 +74,12 @@ class MediaInfo:
     rotation: int = 0  # quarter turns counter-clockwise that make decoded frames upright (np.rot90 k)
     declared_duration_s: float | None = None  # what the container promised, when it says
     warnings: tuple[str, ...] = ()  # one line each, e.g. a truncated recording
+    video_end_s: float | None = None  # where the picture ends, when duration_s is the sound's (longer)
+
+    @property
+    def picture_end_s(self) -> float:
+        """Where the picture's frames end (duration_s unless the sound runs past it)."""
+        return self.video_end_s if self.video_end_s is not None else self.duration_s
 
     @property
     def audio_span(self) -> tuple[float, float] | None:
@@ -75,24 +101,43 @@ class _Index:
     data_ended: str | None = None  # demuxer error that ended the pass early
 
 
-def probe(path: str) -> MediaInfo:
-    """Container facts, or MediaError with a one-line reason (empty, not a media file, ...)."""
+def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
+    """Container facts, or MediaError with a one-line reason (empty, not a media file, a pass
+    over the packets that takes longer than `timeout_s`, ...)."""
     size = _check_file(path)
-    with open_container(path) as c:
+    deadline = time.monotonic() + timeout_s
+    with open_container(path, timeout=timeout_s) as c:
         video = video_stream(c)
         audio = c.streams.audio[0] if c.streams.audio else None
         if video is None and audio is None:
             raise MediaError("no video or audio stream in the file (nothing to analyse)")
+        if video is not None:
+            _check_picture_size(video)
         used = {s.index for s in (video, audio) if s is not None}
         for s in c.streams:  # read only the packets we use (the demuxer skips the rest)
             if s.index not in used:
                 s.discard = av.stream.Discard.all
         origin = time_origin(c)
-        idx = _scan(c, video, audio, origin)
+        idx = _scan(c, video, audio, origin, deadline, timeout_s)
         declared = _Declared(_stream_end(video, origin), _stream_end(audio, origin), _file_end(c, origin))
         if video is None:
             return _audio_only(path, size, audio, idx, declared, origin)
         return _video_info(path, size, video, audio, idx, declared, origin)
+
+
+def _check_picture_size(video) -> None:
+    """Refuse a declared picture size past MAX_FRAME_PIXELS before any picture is decoded."""
+    w, h = video.codec_context.width or 0, video.codec_context.height or 0
+    if w * h > MAX_FRAME_PIXELS:
+        raise MediaError(f"the picture is {w}x{h} ({w * h / 1e6:.0f} Mpx), above the {MAX_FRAME_PIXELS / 1e6:.0f} Mpx "
+                         "this tool analyses (decoding and face detection cost grows with it); scale it down, "
+                         "e.g. to 3840 px wide, and run again")
+
+
+def _check_frame_rate(n_frames: int, duration: float) -> None:
+    if duration > 0 and n_frames / duration > MAX_FPS:
+        raise MediaError(f"{n_frames} frames in {duration:.2f} s ({n_frames / duration:.0f} per second), above the "
+                         f"{MAX_FPS:.0f} per second this tool decodes; re-encode it at a normal frame rate")
 
 
 def _check_file(path: str) -> int:
@@ -106,8 +151,9 @@ def _check_file(path: str) -> int:
     return size
 
 
-def _scan(c, video, audio, origin: float) -> _Index:
-    """One demux pass: video packet times, where the audio's data lies, the first picture."""
+def _scan(c, video, audio, origin: float, deadline: float, timeout_s: float) -> _Index:
+    """One demux pass: video packet times, where the audio's data lies, the first picture.
+    Raises MediaError past `deadline` (time.monotonic)."""
     idx = _Index()
     streams = [s for s in (video, audio) if s is not None]
     if video is not None:
@@ -121,6 +167,9 @@ def _scan(c, video, audio, origin: float) -> _Index:
         except av.error.FFmpegError as e:
             idx.data_ended = ffmpeg_reason(e)
             break
+        if time.monotonic() > deadline:
+            raise MediaError(f"reading the file's index took longer than {timeout_s:g} s (probe time limit); "
+                             "the file is unusually large or its storage is stalled")
         if pkt.size == 0:
             continue
         tb = float(pkt.time_base)
@@ -198,6 +247,7 @@ def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Decl
     if not keep.any():
         raise MediaError("the video stream has no frame with a valid timestamp")
     duration = float(starts[keep][-1] + _frame_period(video, idx))
+    _check_frame_rate(int(keep.sum()), duration)
     frame = idx.first_frame
     turns = quarter_turns(frame.rotation)
     w, h = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
@@ -211,8 +261,14 @@ def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Decl
         warnings.append(f"{idx.bad_packets} damaged video packet(s) before the first picture skipped")
     if idx.data_ended and not any(w.startswith("truncated") for w in warnings):
         warnings.append(f"reading stopped before the end of the file ({idx.data_ended}); analysed up to there")
+    video_end = None
+    if a_dur is not None and a_start + a_dur - duration >= AUDIO_TAIL_MIN_S:
+        video_end, duration = duration, a_start + a_dur
+        warnings.append(f"the sound runs {duration - video_end:.1f} s past the end of the picture ({video_end:.1f} s): "
+                        f"analysed to {duration:.1f} s, the seconds after the picture as voice-only rows; "
+                        "duration_s is the sound's")
     return MediaInfo(
-        path=path, size_bytes=size, duration_s=duration, fps=fps, n_frames=int(keep.sum()),
+        path=path, size_bytes=size, duration_s=duration, fps=fps, n_frames=int(keep.sum()), video_end_s=video_end,
         width=int(w), height=int(h), has_audio=a_dur is not None, audio_start_s=a_start, audio_duration_s=a_dur,
         frame_starts=starts, has_video=True, rotation=turns,
         declared_duration_s=declared.video if declared.video is not None else declared.file,
@@ -269,7 +325,7 @@ def media_warning(info: MediaInfo, decoded: DecodeReport | None = None, end_s: f
     the file was read whole."""
     parts = list(info.warnings)
     if decoded is not None and info.has_video:
-        expected = info.duration_s if end_s is None else min(end_s, info.duration_s)
+        expected = info.picture_end_s if end_s is None else min(end_s, info.picture_end_s)
         if (w := decoded.warning("video", expected)) is not None:
             parts.append(w)
     return WARNING_SEPARATOR.join(parts) or None

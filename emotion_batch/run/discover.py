@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def discover(input_path: str | Path) -> list[str]:
     p = Path(input_path).expanduser()
     if not p.exists() and not p.is_symlink():
         raise FileNotFoundError(f"input not found: {p}")
-    if p.is_file():
+    if not p.is_dir():  # a file, or a FIFO/socket/device given by name: describe() refuses those
         return [os.path.abspath(p)]
     found = []
     for root, dirs, files in os.walk(p):
@@ -59,8 +60,29 @@ def _path_id(path: str) -> str:
     return "path-" + hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:11]
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+            (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def special_file(path: str) -> str | None:
+    """Why `path` is not analysed when it is a FIFO, socket or device (reading one can block
+    forever or never end), else None. Uses stat only: nothing is opened."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing or unreadable: reported by the read itself
+    for test, what in _SPECIAL:
+        if test(mode):
+            return f"not a regular file ({what}); only video and audio files are analysed"
+    return None
+
+
 def describe(path: str) -> WorkItem:
-    """Fingerprint and probe one file; never raises."""
+    """Fingerprint and probe one file; never raises. Special files (FIFO, socket, device) are
+    refused before anything opens them."""
+    if (why := special_file(path)) is not None:
+        log.info("refused %s: %s", path, why)
+        return WorkItem(path, _path_id(path), 0, None, why)
     try:
         size = os.path.getsize(path)
         vid = fingerprint(path)

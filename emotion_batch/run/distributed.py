@@ -56,6 +56,10 @@ from emotion_batch.run.batch import settle_undelivered
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.claims import Claims
+from emotion_batch.run.current import path_index
+from emotion_batch.run.interrupts import reinstall as reinstall_interrupts
+from emotion_batch.run.output import OutputError
+from emotion_batch.run.quiet import library_logs_to_run_log, user_error
 from emotion_batch.run.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -341,6 +345,7 @@ def run_ray(
     if not paths:
         return summary
     started_ray = connect(address)
+    reinstall_interrupts()  # issue 26: ray.init took SIGTERM over (sys.exit(15), a C++ stack dump)
     coordinator = claims = None
     try:
         totals = ray.cluster_resources()
@@ -355,9 +360,10 @@ def run_ray(
         coordinator = start_coordinator(max_retries, unit_timeout_s)
         store = ResultStore(store_uri)
         claims = Claims(store.fs, store.root)  # this driver's run: planning tasks claim videos in its name
-        spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s, plan_ahead, claims.me)
+        spec = PlanSpec(store_uri, config, model_version(load_fusion_params(config.fusion_params)), force, segment_s,
+                        plan_ahead, claims.me, known=path_index(store, paths))  # one current row per path
         bar = videos_bar(len(paths), enabled=progress)
-        with _data_context(unit_timeout_s), bar:
+        with _data_context(unit_timeout_s), bar, library_logs_to_run_log():  # no tracebacks on the console
             ds = build_pipeline(_sorted_biggest_first(paths), spec, shape, coordinator, concurrency, unit_timeout_s,
                                 plan_tasks, hook)
             with Progress(coordinator, bar, summary, len(paths), echo) as prog:
@@ -369,6 +375,8 @@ def run_ray(
                     err = _startup_error(e)
                     if err is not None:
                         raise err from None
+                    if (stop := user_error(e, OutputError)) is not None:  # issue 26: a worker's write failed
+                        raise OutputError(first_line(stop)) from None  # Ray Data appends lines
                     raise
                 finally:
                     stop_pipeline(rows)

@@ -6,6 +6,7 @@ with one line saying what is wrong and where:
 * `--out` (or a folder above it, or one of its table folders) is a file, not a folder;
 * it cannot be created or written (read-only file system, no permission): a temporary file
   is created and removed to find out;
+* it is empty, or on a virtual file system (/proc, /sys: no storage behind it);
 * its file system has less than `MIN_FREE_BYTES` (200 MB) free: results of one video are
   small (a few MB for an hour), so this only trips on a disk that is really full;
 * a URI (s3://, gs://, ...) that pyarrow cannot open, or where a folder cannot be made.
@@ -54,6 +55,20 @@ _WHY = {
 }
 
 
+# What object stores (pyarrow's S3/GCS clients) say, in plain words (first match wins).
+_REMOTE = [(re.compile(p, re.I), text) for p, text in (
+    (r"curlCode: 6\b|resolve host", "the storage service's host name cannot be resolved (check the URI's "
+     "endpoint and this machine's network)"),
+    (r"curlCode: (?:7|28)\b|NETWORK_CONNECTION|connect to server|timed? ?out",
+     "the storage service cannot be reached (check the endpoint and the network)"),
+    (r"ACCESS_DENIED|AccessDenied|Forbidden|\b403\b|InvalidAccessKeyId|SignatureDoesNotMatch|credentials",
+     "access denied (check the credentials and the bucket's permissions)"),
+    (r"NoSuchBucket|bucket does not exist|NOT_FOUND", "the bucket does not exist"),
+    (r"Unrecognized filesystem type", "unknown storage type in the URI (use a folder, s3://, gs:// or file://)"),
+    (r"Unexpected query parameter|Invalid URI|Cannot parse URI", "the URI is malformed or has an unknown option"),
+)]
+
+
 class OutputError(UserFacingError):
     """The results location cannot be used: the run cannot proceed (exit status 2)."""
 
@@ -66,6 +81,9 @@ def why(e: BaseException) -> str:
         code = int(m.group(1)) if m else None
     if code in _WHY:
         return _WHY[code]
+    for pattern, plain in _REMOTE:  # object stores carry no errno
+        if pattern.search(str(e)):
+            return plain
     if code is not None:
         return os.strerror(code).lower()
     return first_line(e, 200)
@@ -79,11 +97,17 @@ def write_failure(e: BaseException, out: str) -> OutputError:
 
 def check_output(out: str, min_free: int = MIN_FREE_BYTES) -> None:
     """Raise OutputError when results cannot be written to `out` (see the module doc)."""
+    if not out or not out.strip() or out.strip() == "file://":
+        raise OutputError("--out is empty: give the folder (or URI) for the results")
     if "://" in out and not out.startswith("file://"):
         return _check_uri(out)
     path = os.path.abspath(os.path.expanduser(out[len("file://"):] if out.startswith("file://") else out))
     existing = _check_folders(out, path)
-    free = shutil.disk_usage(existing).free
+    usage = shutil.disk_usage(existing)
+    free = usage.free
+    if usage.total == 0:  # procfs, sysfs, ...: no storage behind it
+        raise OutputError(f"--out {out} is on a virtual file system with no storage behind it ({existing}, like "
+                          "/proc or /sys): choose a folder on a disk")
     if free < min_free:
         raise OutputError(f"not enough free space for results in {out}: {free / 2**20:.0f} MB free, at least "
                           f"{min_free / 2**20:.0f} MB needed; free some space or choose another --out")

@@ -11,6 +11,10 @@
   of "dup:" + path), which never joins timelines and is rewritten, not repeated, on a rerun.
 * `busy`: held by a live other run writing into the same results (see claims.py).
 
+Every input path ends with one current manifest row (current.py): rows of content the file
+no longer holds are retired, and a finished video found under a new path (renamed, moved) has
+its row rewritten with that path.
+
 With `claim=True` (the default, used by the Ray layer) every `todo` video is claimed here;
 the local runner passes `claim=False` and claims each video just before analysing it, so two
 local runs into the same results share the work.
@@ -20,11 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from dataclasses import dataclass, field
 
 from emotion_batch.config import RunConfig
 from emotion_batch.run.claims import Claim, Claims
+from emotion_batch.run.current import holds, path_index, repoint, retire_stale
 from emotion_batch.run.discover import WorkItem, describe
 from emotion_batch.run.store import ResultStore
 
@@ -52,20 +56,26 @@ def plan(paths: list[str], store: ResultStore, config: RunConfig, model_version:
     owner: dict[str, str] = {}  # content id -> the path that holds its results
     records = {}  # content id -> its manifest verdict (DoneRecord or None)
     chash = config.config_hash()
-    for path in paths:
-        item = describe(path)
-        vid = item.video_id
+    index = path_index(store, paths)
+    items = [describe(path) for path in paths]
+    contents = {it.video_id for it in items}  # a row of content still here is renamed, not retired
+    for item in items:
+        path, vid = item.path, item.video_id
         if vid not in owner:
             rec = records[vid] = store.done_record(vid)
             earlier = (rec is not None and not force and rec.finished(model_version, chash) and rec.path
-                       and rec.path != path and os.path.isfile(rec.path))
+                       and rec.path != path and holds(rec.path, vid))
             owner[vid] = rec.path if earlier else path
         rec = records[vid]
+        current = dup_id(path) if owner[vid] != path else vid
+        retire_stale(store, path, current, index, keep=contents)
         if owner[vid] != path:
             p.duplicates.append(dataclasses.replace(item, duplicate_of=owner[vid]))
         elif item.error:
             p.unreadable.append(item)
         elif not force and rec is not None and rec.finished(model_version, chash):
+            if rec.path != path:
+                repoint(store, vid, path, model_version)
             p.skipped.append(item)
         else:
             _claim_or_queue(p, item, store, model_version, chash, force, claim)

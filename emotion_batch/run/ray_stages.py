@@ -13,13 +13,13 @@ module and `distributed.py` import Ray; the analysis itself is `units.UnitRunner
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import pickle
 import socket
 import sys
 import threading
 import time
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -30,8 +30,10 @@ from emotion_batch.errors import one_line_error
 from emotion_batch.run.batch import record_unreadable, stored_row
 from emotion_batch.run.discover import WorkItem, _path_id, describe
 from emotion_batch.run.claims import Claim, Claims
+from emotion_batch.run.current import holds, repoint, retire_stale
+from emotion_batch.run.plan import dup_id
 from emotion_batch.run.ledger import Ledger
-from emotion_batch.run.output import attach_worker_log
+from emotion_batch.run.output import OutputError, attach_worker_log
 from emotion_batch.run.segments import plan_segments
 from emotion_batch.run.store import ResultStore
 from emotion_batch.run.units import SegmentFiles, Unit, slim
@@ -40,6 +42,8 @@ from emotion_batch.run.units import SegmentFiles, Unit, slim
 class ActorStartupError(RuntimeError):
     """An analysis actor could not start (a deterministic error: retrying will not help)."""
 
+
+log = logging.getLogger(__name__)
 
 Coordinator = ray.remote(num_cpus=0, max_restarts=0)(Ledger)
 
@@ -64,6 +68,8 @@ class PlanSpec:
     segment_s: float
     ahead: int = 256  # planned units not yet taken up by an actor, at most (see Ledger.room)
     claim_as: Claim | None = None  # the run (driver host, pid, run id) that claims videos (claims.py)
+    # manifest rows naming each input path (current.path_index, read once by the driver)
+    known: dict | None = dataclasses.field(default=None, hash=False, compare=False)
 
 
 def plan_units(row: dict, spec: PlanSpec, coordinator, timeout_s: float) -> list[dict]:
@@ -89,13 +95,17 @@ def _units(item: WorkItem, spec: PlanSpec, ledger) -> list[dict]:
     path = item.path
     store = ResultStore(spec.store_uri)
     owner = _owner(item, spec, store, ledger)
+    retire_stale(store, path, dup_id(path) if owner != path else item.video_id, spec.known or {})
     if owner != path or item.error:  # a duplicate's or an unreadable file's row, written here
         row = record_unreadable(store, [dataclasses.replace(item, duplicate_of=owner if owner != path else None)],
                                 spec.config, spec.model_version)[0]
         ledger.planned.remote(path, failed_row=row)
         return []
     chash = spec.config.config_hash()
-    if not spec.force and store.is_done(item.video_id, spec.model_version, chash):
+    rec = None if spec.force else store.done_record(item.video_id)
+    if rec is not None and rec.finished(spec.model_version, chash):
+        if rec.path != path:
+            repoint(store, item.video_id, path, spec.model_version)  # renamed or moved
         ledger.planned.remote(path, skipped=1)
         return []
     if spec.claim_as is not None:
@@ -132,7 +142,7 @@ def _owner(item: WorkItem, spec: PlanSpec, store: ResultStore, ledger) -> str:
         return item.path
     rec = store.done_record(item.video_id)
     if (rec is not None and not spec.force and rec.finished(spec.model_version, spec.config.config_hash())
-            and rec.path and rec.path != item.path and os.path.isfile(rec.path)):
+            and rec.path and rec.path != item.path and holds(rec.path, item.video_id)):
         return rec.path
     return ray.get(ledger.claim.remote(item.video_id, item.path))
 
@@ -263,9 +273,14 @@ class UnitAnalyzer:
                             ray.get(self.coordinator.alone.remote(unit.key))
                         return self._run(unit, verdict.attempt)
                 return self._settle(unit, verdict.error)
-            except Exception as e:  # e.g. the output location failed a write: this unit fails, the run goes on
-                traceback.print_exc()
+            except OutputError:
+                raise
+            except Exception as e:  # a bug in one unit: it fails, the run goes on; details to the run's log
+                log.error("internal error while analysing %s", unit.label(), exc_info=True)
                 return self._settle(unit, f"internal error: {one_line_error(e)}")
+        except OutputError as e:  # the results location failed a write: the driver stops the run, one line
+            log.error("run stopped: %s (%s)", e, e.detail, exc_info=True)
+            raise OutputError(str(e)) from None  # no chain: Ray would print it
         finally:
             with self.lock:
                 self.inflight.pop(unit.key, None)

@@ -69,6 +69,8 @@ def _stage1(small: torch.Tensor, minsize: float, pnet, threshold: float, factor:
         scales.append(scale)
         scale *= factor
         minl *= factor
+    if not scales:  # a picture smaller than the smallest face: nothing to find (issue 26)
+        return torch.zeros(0, 5), torch.zeros(0, dtype=torch.long)
     boxes, inds = [], []
     for scale in scales:
         im = imresample(small, (int(h * scale + 1), int(w * scale + 1)))

@@ -60,7 +60,7 @@ def test_help_documents_exit_codes():
     r = CliRunner().invoke(main, ["run", "--help"])
     assert r.exit_code == 0
     for code, words in (("0", "every video"), ("1", "some videos failed"), ("2", "could not proceed"),
-                        ("130", "interrupted")):
+                        ("130", "interrupted"), ("143", "SIGTERM")):
         assert re.search(rf"^\s+{code}\s+.*{words}", r.output, re.M), (code, r.output)
 
 
@@ -125,7 +125,10 @@ def test_disk_full_midway_stops_the_run_with_one_line(inbox, tmp_path, monkeypat
                       "(results written so far are kept; fix this and run again to resume)"]
     assert "internal error" not in r.output and "Analysed" not in r.output
     assert os.listdir(out / "claims") == []  # released
-    log = next((out / "logs").glob("run-*.log")).read_text()
+    log_path = next((out / "logs").glob("run-*.log"))
+    assert f"details: {log_path}" in r.output.splitlines()  # and where the details are
+    assert "Traceback" not in r.output
+    log = log_path.read_text()
     assert "errno 28" in log  # the technical detail is in the log
 
 

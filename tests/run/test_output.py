@@ -76,7 +76,7 @@ def test_read_only_folder_for_real(tmp_path):
 
 def test_too_little_free_space(tmp_path, monkeypatch):
     usage = os.statvfs(tmp_path)
-    monkeypatch.setattr(output.shutil, "disk_usage", lambda p: type("U", (), {"free": 50 * 2**20})())
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda p: type("U", (), {"free": 50 * 2**20, "total": 2**40})())
     with pytest.raises(OutputError, match=r"not enough free space .*50 MB free, at least 200 MB"):
         check_output(str(tmp_path / "new"))
     assert not (tmp_path / "new").exists()  # found before anything is created
