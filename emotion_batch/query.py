@@ -217,16 +217,24 @@ def open_results(
     faces = None if face_ids is None else _as_list(face_ids)
     if seconds is not None and (not isinstance(seconds, (tuple, list)) or len(seconds) != 2):
         raise QueryError("seconds must be a (lo, hi) pair; use None for an open end")
-    out = {}
-    for table in BASE_TABLES:
-        dset = table_dataset(path, table, vids)
-        cols = (columns or {}).get(table)
-        read = _with_prob_columns(cols) if table == "timelines" else cols
-        data = dset.to_table(columns=read, filter=_filters(table, vids, seconds, emo, faces))
-        if table == "timelines":
-            data = with_expert_labels(data).select(cols or data.column_names)
-        out[table] = data.to_pandas()
+    out = {t: read_table(path, t, vids, seconds=seconds, emotions=emo, face_ids=faces,
+                         columns=(columns or {}).get(t)).to_pandas() for t in BASE_TABLES}
     return Tables(**out)
+
+
+def read_table(
+    path: str, table: str, video_ids: list[str] | None = None, *,
+    seconds: tuple[float | None, float | None] | None = None, emotions: list[str] | None = None,
+    face_ids: list[int] | None = None, columns: list[str] | None = None,
+) -> pa.Table:
+    """One table of `path` as Arrow, filtered at the Parquet level (`video_ids` already
+    resolved: ids only); timelines with the expert labels of old files filled in."""
+    dset = table_dataset(path, table, video_ids)
+    read = _with_prob_columns(columns) if table == "timelines" else columns
+    data = dset.to_table(columns=read, filter=_filters(table, video_ids, seconds, emotions, face_ids))
+    if table == "timelines":
+        data = with_expert_labels(data).select(columns or data.column_names)
+    return data
 
 
 Results = Tables  # open_results' return type before `emotion_batch.Results` existed
