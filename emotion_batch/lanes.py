@@ -82,8 +82,8 @@ def _columns(per_second: pd.DataFrame, width: int, span_s: int) -> pd.DataFrame:
     confidence of its seconds with that emotion, and `who` of its first such second."""
     if per_second.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
-    d = per_second.sort_values("second").assign(col=per_second["second"].to_numpy() // width,
-                          rank=per_second["emotion"].map(_RANK).fillna(len(LABELS)))
+    d = per_second.sort_values(["lane", "second"])
+    d = d.assign(col=d["second"].to_numpy() // width, rank=d["emotion"].map(_RANK).fillna(len(LABELS)))
     counts = d.groupby(["lane", "col", "emotion", "rank"], as_index=False).agg(
         n=("second", "size"), confidence=("confidence", "mean"), who=("who", "first"))
     counts = counts.sort_values(["lane", "col", "n", "rank"], ascending=[True, True, False, True])

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from emotion_batch.errors import first_line
 from emotion_batch.fs import open_fs
@@ -97,14 +98,28 @@ def _table_files(
 def table_dataset(
     results_root: str, table: str, video_ids: Iterable[str] | None = None
 ) -> ds.Dataset:
-    """A lazy dataset over one table with its declared schema (empty if no files)."""
+    """A lazy dataset over one table with its declared schema (empty if no files), plus the
+    columns the first file has beyond it (a newer writer's, e.g. `person_id`): they pass
+    through, null in files without them."""
     if table not in TABLES:
         raise QueryError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
     fs, root = _open_fs(results_root)
     _check_root(fs, root, os.fspath(results_root))
     vids = None if video_ids is None else _as_list(video_ids)
     files = _table_files(fs, root, table, vids)
-    return ds.dataset(files, schema=TABLES[table], format="parquet", filesystem=fs)
+    return ds.dataset(files, schema=_read_schema(fs, files, TABLES[table]), format="parquet", filesystem=fs)
+
+
+def _read_schema(fs: pafs.FileSystem, files: list[str], declared: pa.Schema) -> pa.Schema:
+    if not files:
+        return declared
+    try:
+        with fs.open_input_file(files[0]) as f:
+            found = pq.read_schema(f)
+    except (OSError, pa.ArrowInvalid):
+        return declared  # the scan itself reports an unreadable file
+    extra = [found.field(n) for n in found.names if n not in declared.names]
+    return pa.schema(list(declared) + extra, metadata=declared.metadata) if extra else declared
 
 
 def _as_list(values) -> list:
