@@ -2,6 +2,7 @@
 
     res = emotion_batch.analyze("videos/")          # or Results("results/") for a finished run
     res.videos()                                     # the manifest, one row per file
+    res.summary()                                    # one row per file in words (summary.py)
     res.timelines(video="interview.mp4")             # per (face, second) rows of one file
     res.video("interview.mp4").plot()                # swim lanes of that file (plotly)
 
@@ -97,6 +98,19 @@ class Results:
         if not files:
             return PERSONS_COLUMNS.empty_table().to_pandas()
         return ds.dataset(files, format="parquet", filesystem=fs).to_table().to_pandas()
+
+    def summary(self, video: str | Iterable[str] | None = None):
+        """One row per video in words (summary.py): file, short id, A/V offset with what it
+        is ("measured", "no audio track", "no speech", "not measured"), seconds of speech and
+        of voice-only readings, the dominant emotion and whether it is the face's or the
+        voice's; rounded for reading."""
+        from emotion_batch.summary import video_summary
+
+        ids = self._ids_for(video)
+        cols = ["video_id", "face_id", "second", "emotion", "voice_owner"]
+        have = query.table_dataset(self.path, "timelines", ids).schema.names
+        tl = query.read_table(self.path, "timelines", ids, columns=[c for c in cols + ["person_id"] if c in have])
+        return video_summary(self.videos(ids), tl.to_pandas())
 
     def sql(self, sql: str, **kw):
         """A read-only SELECT over the views timelines, attributions, videos (`run_sql`), as a

@@ -70,6 +70,18 @@ def test_timelines_by_file_name_with_expert_labels(analysed):
     assert set(res.attributions().file) <= {"interview.mp4", "silent.mp4"}
 
 
+def test_summary_says_what_the_av_offset_is(analysed):
+    _, res, _ = analysed
+    s = res.summary().set_index("file")
+    assert s.loc["silent.mp4", "av_sync"] == "no audio track" and s.loc["silent.mp4", "av_offset_s"] is None
+    tl = res.timelines(video="interview.mp4")
+    assert s.loc["interview.mp4", "speech_s"] == tl[tl.voice_owner].second.nunique() > 0
+    assert s.loc["interview.mp4", "av_sync"] in ("measured", "not measured")
+    assert s.loc["broken.mp4", "status"] == "failed" and s.loc["broken.mp4", "short_id"] == \
+        res.videos(video="broken.mp4").video_id.iloc[0][:8]
+    assert list(res.summary(video="silent.mp4").file) == ["silent.mp4"]
+
+
 def test_unknown_names_are_plain_errors(analysed):
     _, res, _ = analysed
     with pytest.raises(QueryError, match=r"no video named 'nope.mp4' .*files: broken.mp4, interview.mp4"):
