@@ -129,7 +129,7 @@ def _as_list(values) -> list:
 
 
 def manifest_table(
-    results_root: str, video_ids: Iterable[str] | None = None, columns: list[str] | None = None
+    results_root: str, video_ids: Iterable[str] | None = None, *, columns: list[str] | None = None
 ) -> pa.Table:
     """The manifest rows (`videos/`) as one Arrow table: every reader of the manifest (open_results,
     name resolution, the `videos` view, `Results`) goes through here, so a rule about which rows
@@ -232,13 +232,13 @@ def open_results(
     faces = None if face_ids is None else _as_list(face_ids)
     if seconds is not None and (not isinstance(seconds, (tuple, list)) or len(seconds) != 2):
         raise QueryError("seconds must be a (lo, hi) pair; use None for an open end")
-    out = {t: read_table(path, t, vids, seconds=seconds, emotions=emo, face_ids=faces,
+    out = {t: read_table(path, t, video_ids=vids, seconds=seconds, emotions=emo, face_ids=faces,
                          columns=(columns or {}).get(t)).to_pandas() for t in BASE_TABLES}
     return Tables(**out)
 
 
 def read_table(
-    path: str, table: str, video_ids: list[str] | None = None, *,
+    path: str, table: str, *, video_ids: list[str] | None = None,
     seconds: tuple[float | None, float | None] | None = None, emotions: list[str] | None = None,
     face_ids: list[int] | None = None, columns: list[str] | None = None,
 ) -> pa.Table:

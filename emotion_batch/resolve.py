@@ -45,7 +45,7 @@ def file_name(path: str | None) -> str | None:
     return None if path is None else _norm(path).rsplit("/", 1)[-1]
 
 
-def resolve_videos(manifest: pa.Table, names: Iterable[str], known_ids: Iterable[str] = ()) -> list[str]:
+def resolve_videos(manifest: pa.Table, names: Iterable[str], *, known_ids: Iterable[str] = ()) -> list[str]:
     """The video ids named by `names` (see the module doc), in the order given, without repeats.
     `manifest` needs the columns video_id, path, status and duplicate_of; `known_ids` are ids
     that have results files without a manifest row (a video being written now)."""

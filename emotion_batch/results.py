@@ -109,7 +109,8 @@ class Results:
         ids = self._ids_for(video)
         cols = ["video_id", "face_id", "second", "emotion", "voice_owner"]
         have = query.table_dataset(self.path, "timelines", ids).schema.names
-        tl = query.read_table(self.path, "timelines", ids, columns=[c for c in cols + ["person_id"] if c in have])
+        cols = [c for c in cols + ["person_id"] if c in have]
+        tl = query.read_table(self.path, "timelines", video_ids=ids, columns=cols)
         return video_summary(self.videos(ids), tl.to_pandas())
 
     def sql(self, sql: str, **kw):
@@ -120,7 +121,7 @@ class Results:
     def _read(self, table, video, seconds, emotions, face_ids, columns):
         as_list = query._as_list
         data = query.read_table(
-            self.path, table, self._ids_for(video), seconds=seconds,
+            self.path, table, video_ids=self._ids_for(video), seconds=seconds,
             emotions=None if emotions is None else [str(e) for e in as_list(emotions)],
             face_ids=None if face_ids is None else as_list(face_ids), columns=columns)
         return self._frame(data)

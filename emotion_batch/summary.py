@@ -81,8 +81,9 @@ def video_summary(manifest: pd.DataFrame, timelines: pd.DataFrame) -> pd.DataFra
     for col in ("speech_s", "voice_only_s", "persons", "emotion", "emotion_share", "emotion_from"):
         m[col] = m["video_id"].map(per[col]) if col in per else None
     m["speech_s"] = m["speech_s"].where(m["status"] == "ok")
-    sync = [_sync(r) for r in m.to_dict("records")]
-    m["av_sync"], m["av_offset_s"], m["av_confidence"], m["av_note"] = (list(c) for c in zip(*sync)) if sync else ([],) * 4
+    sync = pd.DataFrame([_sync(r) for r in m.to_dict("records")], index=m.index,
+                        columns=["av_sync", "av_offset_s", "av_confidence", "av_note"], dtype=object)
+    m[list(sync.columns)] = sync
     m["short_id"] = m["video_id"].str[:8]
     m["duration_s"] = [_round(v, 1) for v in m["duration_s"]]
     m["faces"] = m["faces_found"]

@@ -125,6 +125,29 @@ def test_settings_map_onto_run_config_and_engine():
         split_settings({"fps": 0})
 
 
+def test_ray_engine_gets_the_settings_as_run_does(tmp_path, monkeypatch):
+    """engine="ray" goes to the same run_ray call as `run --engine ray`, with the engine options
+    given and run's defaults for the rest, and no progress bar."""
+    import emotion_batch.run.distributed as distributed
+    from emotion_batch.run.batch import BatchSummary
+
+    seen = {}
+
+    def fake_run_ray(paths, out, config, **kw):
+        seen.update(paths=paths, out=out, config=config, **kw)
+        return BatchSummary()
+
+    monkeypatch.setattr(distributed, "run_ray", fake_run_ray)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").write_bytes(b"x")
+    res = emotion_batch.analyze(tmp_path / "in", tmp_path / "r", engine="ray", actors=3, segment_s=30.0, fps=2,
+                                echo=None)
+    assert isinstance(res, emotion_batch.Results) and res.path == str(tmp_path / "r")
+    assert seen["paths"] == [str(tmp_path / "in" / "a.mp4")] and seen["config"].fps == 2
+    assert (seen["actors"], seen["segment_s"], seen["progress"]) == (3, 30.0, False)
+    assert (seen["max_retries"], seen["concurrency"], seen["unit_timeout_s"]) == (2, 2, 3600.0)
+
+
 def test_analyze_refuses_what_cannot_run(tmp_path):
     with pytest.raises(AnalyzeError, match="not found"):
         emotion_batch.analyze(tmp_path / "absent", tmp_path / "r")
