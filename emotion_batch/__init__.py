@@ -11,13 +11,15 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "256")
 
 __version__ = "0.1.0"
 
-__all__ = ["LABELS", "__version__"]
+__all__ = ["LABELS", "Results", "__version__", "analyze", "open_results"]
+
+# lazy: `import emotion_batch` stays light; pyarrow, pandas and the models load when used
+_LAZY = {"open_results": "emotion_batch.query", "analyze": "emotion_batch.api", "Results": "emotion_batch.results"}
 
 
 def __getattr__(name: str):
-    # lazy: `import emotion_batch` stays light; open_results pulls in pyarrow only when used
-    if name == "open_results":
-        from emotion_batch.query import open_results
+    if name in _LAZY:
+        import importlib
 
-        return open_results
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'emotion_batch' has no attribute {name!r}")

@@ -4,8 +4,14 @@ Both read the per-video Parquet files under a results root (see `store.py`) thro
 `pyarrow.dataset`, so filters and column choices are pushed down to the files. A table
 whose folder is empty or missing reads as an empty table with its declared schema.
 
+Videos can be named by file name, path or video id (`resolve.py`); a name that is not in the
+manifest is a QueryError, never an empty answer. Every read of the manifest goes through
+`manifest_table`. Timeline files written before schema 3 lack `v_emotion` / `a_emotion`:
+both readers compute them from v_* / a_* (`with_expert_labels`, and the same argmax in SQL).
+
 `run_sql` exposes the tables to DuckDB as views named `timelines`, `attributions` and
-`videos`. DuckDB itself never touches the file system: the views are Arrow datasets
+`videos`, each with a `file` column (the file name from the manifest's path) after
+`video_id`. DuckDB itself never touches the file system: the views are Arrow datasets
 scanned by pyarrow, and the connection starts with external access disabled and its
 configuration locked. On top of that only a single SELECT (or EXPLAIN) statement is
 accepted, so a query can neither change the results nor read or write other files.
@@ -24,13 +30,18 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from emotion_batch.errors import first_line
 from emotion_batch.fs import open_fs
-from emotion_batch.schemas import TABLES
+from emotion_batch.labels import LABELS
+from emotion_batch.resolve import UnknownVideo, resolve_videos
+from emotion_batch.schemas import TABLES, prob_columns, top_labels
 
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -41,9 +52,14 @@ class QueryError(ValueError):
     """A bad query or an unusable results folder; the message is one line."""
 
 
+EXPERT_LABELS = {"v_emotion": "v", "a_emotion": "a"}  # label column -> its expert's prefix
+BASE_TABLES = ("timelines", "attributions", "videos")
+
+
 @dataclass
-class Results:
-    """The three tables of a results root, as pandas DataFrames."""
+class Tables:
+    """The three tables of a results root, as pandas DataFrames (what `open_results` returns;
+    `emotion_batch.Results` is the richer object of `analyze`)."""
 
     timelines: "pandas.DataFrame"  # noqa: F821
     attributions: "pandas.DataFrame"  # noqa: F821
@@ -83,20 +99,83 @@ def _table_files(
 def table_dataset(
     results_root: str, table: str, video_ids: Iterable[str] | None = None
 ) -> ds.Dataset:
-    """A lazy dataset over one table with its declared schema (empty if no files)."""
+    """A lazy dataset over one table with its declared schema (empty if no files), plus the
+    columns the first file has beyond it (a newer writer's, e.g. `person_id`): they pass
+    through, null in files without them."""
     if table not in TABLES:
         raise QueryError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
     fs, root = _open_fs(results_root)
     _check_root(fs, root, os.fspath(results_root))
     vids = None if video_ids is None else _as_list(video_ids)
     files = _table_files(fs, root, table, vids)
-    return ds.dataset(files, schema=TABLES[table], format="parquet", filesystem=fs)
+    return ds.dataset(files, schema=_read_schema(fs, files, TABLES[table]), format="parquet", filesystem=fs)
+
+
+def _read_schema(fs: pafs.FileSystem, files: list[str], declared: pa.Schema) -> pa.Schema:
+    if not files:
+        return declared
+    try:
+        with fs.open_input_file(files[0]) as f:
+            found = pq.read_schema(f)
+    except (OSError, pa.ArrowInvalid):
+        return declared  # the scan itself reports an unreadable file
+    extra = [found.field(n) for n in found.names if n not in declared.names]
+    return pa.schema(list(declared) + extra, metadata=declared.metadata) if extra else declared
 
 
 def _as_list(values) -> list:
     if isinstance(values, (str, int)):
         return [values]
     return list(values)
+
+
+def manifest_table(
+    results_root: str, video_ids: Iterable[str] | None = None, *, columns: list[str] | None = None
+) -> pa.Table:
+    """The manifest rows (`videos/`) as one Arrow table: every reader of the manifest (open_results,
+    name resolution, the `videos` view, `Results`) goes through here, so a rule about which rows
+    count applies everywhere at once."""
+    dset = table_dataset(results_root, "videos", video_ids)
+    return dset.to_table(columns=columns)
+
+
+def video_ids_for(results_root: str, names: Iterable[str] | str) -> list[str]:
+    """The video ids that file names, paths or ids name (resolve.py); QueryError with one
+    line for a name that names no video or several files."""
+    names = [str(n) for n in _as_list(names)]
+    manifest = manifest_table(results_root, columns=["video_id", "path", "status", "duplicate_of"])
+    fs, root = _open_fs(results_root)
+    have = set(manifest.column("video_id").to_pylist())
+    files = [n for n in names if n not in have and _table_files(fs, root, "timelines", [n])]
+    try:
+        return resolve_videos(manifest, names, known_ids=files)
+    except UnknownVideo as e:
+        raise QueryError(str(e)) from None
+
+
+def with_expert_labels(table: pa.Table) -> pa.Table:
+    """Fill `v_emotion` / `a_emotion` where they are null but the expert's probabilities are
+    there (timeline files written before these columns existed): their argmax, as the builder
+    computes them. Columns not in `table` are left alone."""
+    for col, pfx in EXPERT_LABELS.items():
+        probs = prob_columns(pfx)
+        names = table.column_names
+        if col not in names or not set(probs) <= set(names) or table[col].null_count == 0:
+            continue
+        p = np.column_stack([table[c].to_numpy() for c in probs]) if len(table) else np.zeros((0, len(probs)))
+        i = names.index(col)
+        table = table.set_column(i, table.schema.field(i), pc.coalesce(table[col], top_labels(p)))
+    return table
+
+
+def _expert_sql(col: str) -> str:
+    """SQL for `col` of a timeline view: the stored label, else the argmax of its expert's
+    probabilities in label order (the first on a tie, as numpy's argmax), null without them."""
+    probs = prob_columns(EXPERT_LABELS[col])
+    labels = "[" + ", ".join(f"'{lab}'" for lab in LABELS) + "]"
+    absent = " OR ".join(f"{c} IS NULL" for c in probs)
+    top = f"{labels}[list_position([{', '.join(probs)}], greatest({', '.join(probs)}))]"
+    return f"coalesce({col}, CASE WHEN {absent} THEN NULL ELSE {top} END) AS {col}"
 
 
 def _filters(
@@ -139,7 +218,9 @@ def open_results(
 ) -> Results:
     """Load the result tables of `path`, filtered at the Parquet level.
 
-    video_ids   keep these videos (all three tables)
+    video_ids   keep these videos (all three tables): video ids, file names or paths, resolved
+                through the manifest ("x.mp4", "week1/x.mp4"); QueryError for a name that is
+                not there or names two files
     seconds     (lo, hi): keep timeline/attribution rows with lo <= second <= hi; either end
                 may be None for an open range
     emotions    keep timeline rows whose `emotion` is one of these, and attribution rows whose
@@ -147,18 +228,40 @@ def open_results(
     face_ids    keep these face ids (-1 is the no-face row) in timelines and attributions
     columns     optional {table: [column, ...]} to read only some columns of a table
     """
-    vids = None if video_ids is None else [str(v) for v in _as_list(video_ids)]
+    vids = None if video_ids is None else video_ids_for(path, video_ids)
     emo = None if emotions is None else [str(e) for e in _as_list(emotions)]
     faces = None if face_ids is None else _as_list(face_ids)
     if seconds is not None and (not isinstance(seconds, (tuple, list)) or len(seconds) != 2):
         raise QueryError("seconds must be a (lo, hi) pair; use None for an open end")
-    out = {}
-    for table in TABLES:
-        dset = table_dataset(path, table, vids)
-        cols = (columns or {}).get(table)
-        data = dset.to_table(columns=cols, filter=_filters(table, vids, seconds, emo, faces))
-        out[table] = data.to_pandas()
-    return Results(**out)
+    out = {t: read_table(path, t, video_ids=vids, seconds=seconds, emotions=emo, face_ids=faces,
+                         columns=(columns or {}).get(t)).to_pandas() for t in BASE_TABLES}
+    return Tables(**out)
+
+
+def read_table(
+    path: str, table: str, *, video_ids: list[str] | None = None,
+    seconds: tuple[float | None, float | None] | None = None, emotions: list[str] | None = None,
+    face_ids: list[int] | None = None, columns: list[str] | None = None,
+) -> pa.Table:
+    """One table of `path` as Arrow, filtered at the Parquet level (`video_ids` already
+    resolved: ids only); timelines with the expert labels of old files filled in."""
+    dset = table_dataset(path, table, video_ids)
+    read = _with_prob_columns(columns) if table == "timelines" else columns
+    data = dset.to_table(columns=read, filter=_filters(table, video_ids, seconds, emotions, face_ids))
+    if table == "timelines":
+        data = with_expert_labels(data).select(columns or data.column_names)
+    return data
+
+
+Results = Tables  # open_results' return type before `emotion_batch.Results` existed
+
+
+def _with_prob_columns(cols: list[str] | None) -> list[str] | None:
+    """`cols` plus the probabilities an asked-for expert label may have to be computed from."""
+    if cols is None:
+        return None
+    extra = [c for col, pfx in EXPERT_LABELS.items() if col in cols for c in prob_columns(pfx)]
+    return list(cols) + [c for c in extra if c not in cols]
 
 
 def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
@@ -185,9 +288,29 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         )
     except duckdb.Error as e:
         raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
+    datasets["videos"] = manifest_table(results_root)
     for name, dset in datasets.items():
-        con.register(name, dset)  # read by pyarrow, not by DuckDB's file system
+        con.register(f"_{name}", dset)  # read by pyarrow, not by DuckDB's file system
+    for name, sql in _views(list(datasets)).items():
+        con.execute(f"CREATE VIEW {name} AS {sql}")
     return con
+
+
+def _views(tables: list[str]) -> dict[str, str]:
+    """The SQL of each view: the table with `file` after video_id (the file name from the
+    manifest); timelines with the expert labels of old files computed (`_expert_sql`)."""
+    base = r"regexp_extract(path, '[^/\\]*$')"
+    views = {"videos": f"SELECT video_id, {base} AS file, * EXCLUDE (video_id) FROM _videos"}
+    for name in tables:
+        if name == "videos":
+            continue
+        if name not in ("timelines", "attributions"):
+            views[name] = f"SELECT * FROM _{name}"
+            continue
+        replace = f" REPLACE ({', '.join(_expert_sql(c) for c in EXPERT_LABELS)})" if name == "timelines" else ""
+        views[name] = (f"SELECT t.video_id, m.file, t.* EXCLUDE (video_id){replace} FROM _{name} t "
+                       f"LEFT JOIN (SELECT video_id, file FROM videos) m USING (video_id)")
+    return views
 
 
 def _check_statement(con, sql: str) -> None:

@@ -15,11 +15,14 @@ highest speaker_p when it is >= 0.5, else the face_id -1 row; False elsewhere.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from emotion_batch.labels import LABELS
 
-SCHEMA_VERSION = "2"  # 2: manifest warning, has_video, duplicate_of; timeline speaker_p, voice_owner
+# 2: manifest warning, has_video, duplicate_of; timeline speaker_p, voice_owner
+# 3: timeline v_emotion, a_emotion (files of version 2 lack them: readers compute them, query.py)
+SCHEMA_VERSION = "3"
 
 NO_FACE = -1
 
@@ -28,6 +31,15 @@ PROB_PREFIXES = {"p": "fused", "v": "visual expert", "a": "audio expert"}
 
 def prob_columns(prefix: str) -> list[str]:
     return [f"{prefix}_{label}" for label in LABELS]
+
+
+def top_labels(probs: np.ndarray) -> pa.Array:
+    """The label of each row's highest probability (`LABELS` order, the first on a tie), null
+    where the row has no reading (NaN): how `emotion`, `v_emotion` and `a_emotion` are made."""
+    probs = np.asarray(probs, np.float32).reshape(-1, len(LABELS))
+    absent = np.isnan(probs).any(axis=1)
+    top = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1)
+    return pa.array(np.array(LABELS, object)[top], mask=absent, type=pa.string())
 
 
 _KEY = [
@@ -56,6 +68,8 @@ TIMELINE_SCHEMA = pa.schema(
     + [
         pa.field("emotion", pa.string()),  # argmax of p_*
         pa.field("confidence", pa.float32()),  # max of p_*
+        pa.field("v_emotion", pa.string()),  # argmax of v_* (the visual expert's label); null without a face
+        pa.field("a_emotion", pa.string()),  # argmax of a_* (the audio expert's label); null without audio
         pa.field("w_visual", pa.float32()),
         pa.field("w_audio", pa.float32()),
     ]

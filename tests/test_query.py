@@ -75,12 +75,82 @@ def test_open_results_unknown_video_and_missing_attributions(tmp_path):
     store = ResultStore(str(tmp_path / "r"))
     F.add_video(store, "only", "/x.mp4", seconds=5, explain=False)
     os.rmdir(tmp_path / "r" / "attributions")  # folder may be missing entirely
-    for ids in (["nope"], ["../videos/only"], ["/etc/passwd"], [".only"]):
-        r = open_results(tmp_path / "r", video_ids=ids)
-        assert r.timelines.empty and r.videos.empty
+    for ids in (["nope"], ["../videos/only"], ["/etc/passwd"], [".only"], ["only", "y.mp4"]):
+        with pytest.raises(QueryError, match="no video named .*x.mp4.*give a file name") as e:
+            open_results(tmp_path / "r", video_ids=ids)
+        assert "\n" not in str(e.value)
     r = open_results(tmp_path / "r")
     assert len(r.timelines) == 5 and r.attributions.empty
     assert list(r.attributions.columns) == ATTRIBUTION_SCHEMA.names
+
+
+def _named(tmp_path):
+    """Results of four files: a/interview.mp4, b/interview.mp4, b/talk.mp4 and its copy."""
+    store = ResultStore(str(tmp_path / "r"))
+    F.add_video(store, "id_a", "/data/a/interview.mp4", seconds=3, explain=False, seed=1)
+    F.add_video(store, "id_b", "/data/b/interview.mp4", seconds=4, explain=False, seed=2)
+    F.add_video(store, "id_t", "/data/b/talk.mp4", seconds=5, explain=False, seed=3)
+    store.write("videos", "dup-1", F.manifest_row("dup-1", "/data/c/talk copy.mp4", status="duplicate",
+                                                  duplicate_of="/data/b/talk.mp4"), F.MODEL)
+    return tmp_path / "r"
+
+
+def test_open_results_takes_file_names_and_paths(tmp_path):
+    root = _named(tmp_path)
+    for name in ("talk.mp4", "b/talk.mp4", "/data/b/talk.mp4", "id_t", "data\\b\\talk.mp4"):
+        r = open_results(root, video_ids=name)
+        assert set(r.timelines.video_id) == {"id_t"} and len(r.timelines) == 5, name
+        assert list(r.videos.path) == ["/data/b/talk.mp4"]
+    r = open_results(root, video_ids=["a/interview.mp4", "id_b"])
+    assert set(r.videos.video_id) == {"id_a", "id_b"} and len(r.timelines) == 7
+    # a duplicate's name brings its own row and the results of the file it duplicates
+    r = open_results(root, video_ids="talk copy.mp4")
+    assert set(r.videos.video_id) == {"dup-1", "id_t"} and set(r.timelines.video_id) == {"id_t"}
+
+
+def test_open_results_refuses_a_name_of_two_files(tmp_path):
+    with pytest.raises(QueryError, match="'interview.mp4' names 2 files .*give more of the path"):
+        open_results(_named(tmp_path), video_ids="interview.mp4")
+    with pytest.raises(QueryError, match="no video named 'view.mp4'"):  # whole names only
+        open_results(_named(tmp_path), video_ids="view.mp4")
+
+
+def _old_timelines(root, video_id="old"):
+    """A timeline file as schema 2 wrote it: no v_emotion / a_emotion columns."""
+    import pyarrow.parquet as pq
+
+    store = ResultStore(str(root))
+    tl = F.add_video(store, video_id, f"/v/{video_id}.mp4", seconds=15, faces=(0, -1), explain=False, seed=5)
+    old = tl.drop_columns(["v_emotion", "a_emotion"])
+    pq.write_table(old, root / "timelines" / f"{video_id}.parquet")
+    return tl
+
+
+def test_old_timelines_get_expert_labels_at_read_time(tmp_path):
+    want = _old_timelines(tmp_path / "r").to_pandas()
+    assert want.v_emotion.notna().any() and want.v_emotion.isna().any() and want.a_emotion.notna().all()
+    got = open_results(tmp_path / "r").timelines
+    assert got.v_emotion.tolist() == want.v_emotion.tolist()
+    assert got.a_emotion.tolist() == want.a_emotion.tolist()
+    only = open_results(tmp_path / "r", columns={"timelines": ["second", "v_emotion"]}).timelines
+    assert list(only.columns) == ["second", "v_emotion"] and only.v_emotion.tolist() == want.v_emotion.tolist()
+    sql = run_sql(tmp_path / "r", "SELECT face_id, second, v_emotion, a_emotion FROM timelines "
+                  "ORDER BY second, face_id", output="pandas")
+    want = want.sort_values(["second", "face_id"])
+    assert sql.v_emotion.tolist() == want.v_emotion.tolist() and sql.a_emotion.tolist() == want.a_emotion.tolist()
+
+
+def test_sql_views_carry_the_file_name(results):
+    disagree = run_sql(results, "SELECT file, count(*) n FROM timelines WHERE v_emotion <> a_emotion "
+                       "GROUP BY file ORDER BY file", output="pandas")
+    full = open_results(results).timelines
+    n_a = ((full.video_id == "vid_a") & (full.v_emotion != full.a_emotion) & full.a_emotion.notna()
+           & full.v_emotion.notna()).sum()
+    assert disagree.set_index("file").loc["clip.mp4", "n"] == n_a > 0
+    v = run_sql(results, "SELECT video_id, file FROM videos ORDER BY video_id").to_pylist()
+    assert v[0] == {"video_id": "vid_a", "file": "clip.mp4"} and v[1]["file"] == F.XSS_FILE
+    a = run_sql(results, "SELECT DISTINCT file FROM attributions ORDER BY file").column("file").to_pylist()
+    assert a == sorted(["clip.mp4", F.XSS_FILE])
 
 
 def test_open_results_missing_root(tmp_path):
@@ -119,7 +189,7 @@ def test_sql_empty_table_has_declared_schema(tmp_path):
     store = ResultStore(str(tmp_path / "r"))
     F.add_video(store, "v", "/v.mp4", seconds=3, explain=False)
     t = run_sql(tmp_path / "r", "SELECT * FROM attributions")
-    assert t.num_rows == 0 and t.schema.names == ATTRIBUTION_SCHEMA.names
+    assert t.num_rows == 0 and t.schema.names == ["video_id", "file"] + ATTRIBUTION_SCHEMA.names[1:]
     assert run_sql(tmp_path / "r", "SELECT count(*) c FROM timelines").to_pylist() == [{"c": 3}]
 
 

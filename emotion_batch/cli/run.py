@@ -156,10 +156,31 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
     """Discover (one input or several), check --out, analyse and summarise; returns the exit
     status (EXIT_FAILED when a video failed, EXIT_INTERRUPTED when interrupted). Raises
     RunAborted (exit EXIT_ABORTED) when the run cannot proceed."""
+    summary, log_path = run_batch(input_path, out, force, progress, config, engine, address, actors,
+                                  cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
+                                  actor_concurrency, min_actors, unit_timeout_s)
+    if isinstance(summary, int):  # interrupted (Ctrl-C or SIGTERM)
+        return summary
+    if summary is NOTHING_TO_DO:
+        return EXIT_OK
+    print_summary(summary, out, log_path=log_path)
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
+              engine: str = "ray", address: str | None = None, actors: int | None = None,
+              cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float | None = None,
+              max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2,
+              min_actors: int = 1, unit_timeout_s: float = 3600.0, *, echo=None):
+    """The run without its summary, shared by `run` and `emotion_batch.analyze`: discover, check
+    --out, analyse under a run log. Returns (BatchSummary, or NOTHING_TO_DO when every input was
+    already finished, or the exit status when interrupted; the log's path). Raises RunAborted
+    when the run cannot proceed. `echo` gets the run's one-line messages (default: stderr)."""
     from emotion_batch.run.discover import discover
     from emotion_batch.run.console import native_output_to
     from emotion_batch.run.output import OutputError, RunLog, check_output
 
+    echo = echo or (lambda m: click.echo(m, err=True))
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
     try:
         paths = sorted({p for inp in inputs for p in discover(inp)})
@@ -174,7 +195,7 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
             try:
                 summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
                                    cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
-                                   actor_concurrency, min_actors, unit_timeout_s)
+                                   actor_concurrency, min_actors, unit_timeout_s, echo)
             except OutputError as e:
                 run_log.logger.error("run stopped: %s (%s)", e, e.detail)
                 raise RunAborted(_with_log(str(e), run_log.path)) from None
@@ -187,17 +208,13 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
                 raise RunAborted(_with_log(f"the run stopped: {one_line_error(e)}", run_log.path)) from None
     except OutputError as e:
         raise RunAborted(str(e)) from None
-    if isinstance(summary, int):  # interrupted (Ctrl-C or SIGTERM)
-        return summary
-    if summary is NOTHING_TO_DO:
-        return EXIT_OK
-    print_summary(summary, out, log_path=run_log.path)
-    return EXIT_FAILED if summary.failed else EXIT_OK
+    return summary, run_log.path
 
 
 def _analyse(paths, input_path, out, force, progress, config, engine, address, actors, cpus_per_actor,
-             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors, unit_timeout_s):
-    """The analysis under an open run log: the summary, or the exit status when interrupted."""
+             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors, unit_timeout_s, echo):
+    """The analysis under an open run log: the summary, NOTHING_TO_DO, or the exit status when
+    interrupted."""
     import logging
 
     from emotion_batch.run.claims import Claims
@@ -210,7 +227,6 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
         store.remove_stale_temps(keep=Claims(store.fs, store.root).live_ids())  # not a live run's
     except OSError as e:
         raise write_failure(e, out) from None
-    echo = lambda m: click.echo(m, err=True)  # noqa: E731
     echo(f"Found {_videos(len(paths))} under {input_path}")
     log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), input_path, out, engine,
              config.to_dict())

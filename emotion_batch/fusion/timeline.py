@@ -27,7 +27,7 @@ from emotion_batch.fusion.fuse import Fuser, FusionInputs, visual_only
 from emotion_batch.fusion.speaker import OWNER_P, SpeakerGate
 from emotion_batch.labels import LABELS, N_LABELS
 from emotion_batch.models.fusion import FusionParams
-from emotion_batch.schemas import NO_FACE, TIMELINE_SCHEMA, prob_columns
+from emotion_batch.schemas import NO_FACE, TIMELINE_SCHEMA, prob_columns, top_labels
 
 
 @dataclass
@@ -88,6 +88,8 @@ class Timeline:
                 cols[name] = _nullable(p[:, j])
         cols["emotion"] = [LABELS[k] if u else None for k, u in zip(top, ok)]
         cols["confidence"] = _nullable(np.where(ok, self.fused[np.arange(n), top], np.nan).astype(np.float32))
+        cols["v_emotion"] = top_labels(self.fusion.visual)
+        cols["a_emotion"] = top_labels(self.fusion.audio)
         cols["w_visual"] = _nullable(np.where(ok, self.w_visual, np.nan).astype(np.float32))
         cols["w_audio"] = _nullable(np.where(ok, self.w_audio, np.nan).astype(np.float32))
         return pa.table(cols, schema=TIMELINE_SCHEMA)

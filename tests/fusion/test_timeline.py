@@ -53,6 +53,21 @@ def test_fusion_hook_and_audio_columns():
     assert t[1]["speech"] == 0.0
 
 
+def test_expert_labels_are_each_experts_top_label_or_null():
+    """v_emotion / a_emotion: the argmax of v_* / a_* (first label on a tie), null where that
+    expert gave no reading; they can disagree with each other and with the fused emotion."""
+    b = TimelineBuilder("vid")
+    box = np.array([[10, 10, 50, 50]], np.float32)
+    b.add_frame(0.2, np.array([0]), np.array([0.9]), box, _probs(3)[None])  # face says happy
+    b.add_frame(1.2, np.array([0]), np.array([0.9]), box, np.full((1, 7), 1 / 7, np.float32))  # a tie
+    audio_p = np.stack([_probs(4), _probs(0), np.full(7, np.nan)]).astype(np.float32)  # voice: sad, angry, none
+    audio = SecondAudio(0, np.array([0.9, 0.9, 0.0], np.float32), audio_p)
+    rows = b.build(range(0, 3), 3.0, audio=audio).to_arrow().to_pylist()
+    got = [(r["face_id"], r["second"], r["v_emotion"], r["a_emotion"]) for r in rows]
+    assert got == [(0, 0, "happy", "sad"), (0, 1, "angry", "angry"), (-1, 2, None, None)]
+    assert rows[0]["emotion"] == "happy"  # fused (visual only here) follows the face, the voice differs
+
+
 def test_speaking_scores_land_on_their_rows():
     b = TimelineBuilder("vid")
     b.add_frame(0.1, np.array([3]), np.array([0.9]), np.array([[0, 0, 9, 9]], np.float32), _probs(1)[None])

@@ -24,6 +24,7 @@ from emotion_batch.schemas import (
     STAGES,
     TIMELINE_SCHEMA,
     prob_columns,
+    top_labels,
 )
 from emotion_batch.run.store import ResultStore
 
@@ -96,6 +97,7 @@ def timeline_rows(video_id: str, seconds: int, faces, audio: bool, seed: int, si
                 cols[c] = arr[:, j]
         cols["emotion"] = [LABELS[i] for i in p.argmax(1)]
         cols["confidence"] = p.max(1)
+        cols["v_emotion"], cols["a_emotion"] = top_labels(v), top_labels(a)
         cols["w_visual"] = np.full(n, 0.6 if audio else 1.0, np.float32)
         cols["w_audio"] = np.full(n, 0.4 if audio else 0.0, np.float32)
         for key, val in cols.items():

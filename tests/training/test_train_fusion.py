@@ -78,6 +78,7 @@ def test_records_from_timeline_reads_the_pipeline_rows():
             for c, x in zip(prob_columns(pfx), p if p is not None else [None] * N_LABELS):
                 rows[c].append(x)
         rows["emotion"].append("happy"); rows["confidence"].append(0.5); rows["w_visual"].append(0.5); rows["w_audio"].append(0.5)
+        rows["v_emotion"].append(None if v is None else "angry"); rows["a_emotion"].append(None if a is None else "angry")
     p = [1 / N_LABELS] * N_LABELS
     add(0, p, p, 0.8, (10.0, 10.0, 74.0, 110.0))
     add(-1, None, p, 0.9, None)
