@@ -159,8 +159,9 @@ class VideoAnalyzer:
             info = info if info is not None else probe(path)
         self._report("probe", info)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
-        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
-                            BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s))
+        tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
+                             max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
+        state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s))
         decoded = DecodeReport()
         for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
             self._report("frames", chunk)
