@@ -4,8 +4,8 @@ Both read the per-video Parquet files under a results root (see `store.py`) thro
 `pyarrow.dataset`, so filters and column choices are pushed down to the files. A table
 whose folder is empty or missing reads as an empty table with its declared schema.
 
-`run_sql` exposes the tables to DuckDB as views named `timelines`, `attributions` and
-`videos`. DuckDB itself never touches the file system: the views are Arrow datasets
+`run_sql` exposes the tables to DuckDB as views named `timelines` (with `person_id`),
+`attributions`, `videos`, `persons` and `tracks` (identity: docs/identity.md). DuckDB itself never touches the file system: the views are Arrow datasets
 scanned by pyarrow, and the connection starts with external access disabled and its
 configuration locked. On top of that only a single SELECT (or EXPLAIN) statement is
 accepted, so a query can neither change the results nor read or write other files.
@@ -186,7 +186,27 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
     for name, dset in datasets.items():
         con.register(name, dset)  # read by pyarrow, not by DuckDB's file system
+    _identity_views(con, fs, root, datasets["timelines"])
     return con
+
+
+def _identity_views(con, fs: pafs.FileSystem, root: str, timelines: ds.Dataset) -> None:
+    """Issue 24: views `persons` and `tracks` (identity/collection.py), and `timelines` with each
+    face row's `person_id` (null: no person, or identity off)."""
+    from emotion_batch.identity.collection import PERSONS, TRACKS
+    from emotion_batch.schemas import PERSON_SCHEMA, TRACK_SCHEMA
+
+    tracks = ds.dataset(_table_files(fs, root, TRACKS), schema=TRACK_SCHEMA, format="parquet", filesystem=fs)
+    persons = ds.dataset(_table_files(fs, root, PERSONS), schema=PERSON_SCHEMA, format="parquet", filesystem=fs)
+    con.register("tracks", tracks)
+    con.register("persons", persons)
+    con.unregister("timelines")
+    con.register("_timelines_rows", timelines)
+    if tracks.files:
+        con.execute("CREATE VIEW timelines AS SELECT t.*, k.person_id FROM _timelines_rows t LEFT JOIN "
+                    "(SELECT video_id, face_id, person_id FROM tracks) k USING (video_id, face_id)")
+    else:  # the same columns, in the files' row order
+        con.execute("CREATE VIEW timelines AS SELECT *, CAST(NULL AS BIGINT) AS person_id FROM _timelines_rows")
 
 
 def _check_statement(con, sql: str) -> None:
@@ -203,7 +223,7 @@ def _check_statement(con, sql: str) -> None:
     if kind not in allowed:
         raise QueryError(
             f"read-only: only SELECT queries are allowed, not {kind.name} "
-            "(the views are timelines, attributions, videos)"
+            "(the views are timelines, attributions, videos, persons, tracks)"
         )
 
 

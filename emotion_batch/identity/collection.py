@@ -87,18 +87,18 @@ def load_persons(fs: pafs.FileSystem, root: str) -> pa.Table:
         return PERSON_SCHEMA.empty_table()
 
 
-def _embeddings(t: pa.Table) -> np.ndarray:
-    col = t["embedding"].combine_chunks()
-    return np.asarray(col.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(len(t), EMBEDDING_DIM)
+def _embeddings(t: pa.Table, column: str = "embedding") -> np.ndarray:
+    col = t[column].combine_chunks()
+    return np.array(col.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(len(t), EMBEDDING_DIM)
 
 
 class _Persons:
     """The collection's persons in memory while the step runs: centroids and bookkeeping."""
 
     def __init__(self, table: pa.Table):
-        self.ids = np.asarray(table["person_id"].to_numpy(zero_copy_only=False), np.int64)
-        self.cent = _embeddings(table) if table.num_rows else np.zeros((0, EMBEDDING_DIM), np.float32)
-        self.count = np.asarray(table["n_embeddings"].to_numpy(zero_copy_only=False), np.int64)
+        self.ids = np.array(table["person_id"].to_numpy(zero_copy_only=False), np.int64)
+        self.cent = _embeddings(table, "centroid") if table.num_rows else np.zeros((0, EMBEDDING_DIM), np.float32)
+        self.count = np.array(table["n_embeddings"].to_numpy(zero_copy_only=False), np.int64)
         self.first = dict(zip(self.ids.tolist(), table["first_seen"].to_pylist()))
         self.last = dict(zip(self.ids.tolist(), table["last_seen"].to_pylist()))
         self.new = 0
