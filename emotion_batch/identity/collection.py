@@ -96,12 +96,40 @@ class _Persons:
     """The collection's persons in memory while the step runs: centroids and bookkeeping."""
 
     def __init__(self, table: pa.Table):
-        self.ids = np.array(table["person_id"].to_numpy(zero_copy_only=False), np.int64)
-        self.cent = _embeddings(table, "centroid") if table.num_rows else np.zeros((0, EMBEDDING_DIM), np.float32)
-        self.count = np.array(table["n_embeddings"].to_numpy(zero_copy_only=False), np.int64)
-        self.first = dict(zip(self.ids.tolist(), table["first_seen"].to_pylist()))
-        self.last = dict(zip(self.ids.tolist(), table["last_seen"].to_pylist()))
+        n = table.num_rows
+        cap = max(1024, 2 * n)  # grown by doubling: appending a person is amortised O(1)
+        self._ids = np.zeros(cap, np.int64)
+        self._cent = np.zeros((cap, EMBEDDING_DIM), np.float32)
+        self._count = np.zeros(cap, np.int64)
+        self.n = n
+        if n:
+            self._ids[:n] = table["person_id"].to_numpy(zero_copy_only=False)
+            self._cent[:n] = _embeddings(table, "centroid")
+            self._count[:n] = table["n_embeddings"].to_numpy(zero_copy_only=False)
+        self.next_id = int(self._ids[:n].max()) + 1 if n else 0
+        self.first = dict(zip(table["person_id"].to_pylist(), table["first_seen"].to_pylist()))
+        self.last = dict(zip(table["person_id"].to_pylist(), table["last_seen"].to_pylist()))
         self.new = 0
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._ids[: self.n]
+
+    @property
+    def cent(self) -> np.ndarray:
+        return self._cent[: self.n]
+
+    @property
+    def count(self) -> np.ndarray:
+        return self._count[: self.n]
+
+    def _append(self, pid: int, centroid: np.ndarray, weight: int) -> None:
+        if self.n == len(self._ids):
+            self._ids = np.concatenate([self._ids, np.zeros_like(self._ids)])
+            self._cent = np.concatenate([self._cent, np.zeros_like(self._cent)])
+            self._count = np.concatenate([self._count, np.zeros_like(self._count)])
+        self._ids[self.n], self._cent[self.n], self._count[self.n] = pid, centroid, weight
+        self.n += 1
 
     def match(self, video_cent: np.ndarray, weights: np.ndarray, threshold: float, now: str) -> np.ndarray:
         """Person ids for one video's persons (centroids (K, D)): best match within the
@@ -119,10 +147,9 @@ class _Persons:
                 out[k] = self.ids[i]
                 self.last[int(self.ids[i])] = now
         for k in np.flatnonzero(out < 0):
-            pid = int(self.ids.max()) + 1 if len(self.ids) else 0
-            self.ids = np.append(self.ids, pid)
-            self.cent = np.vstack([self.cent, video_cent[k : k + 1]])
-            self.count = np.append(self.count, weights[k])
+            pid = self.next_id
+            self.next_id += 1
+            self._append(pid, video_cent[k], int(weights[k]))
             self.first[pid] = self.last[pid] = now
             self.new += 1
             out[k] = pid
