@@ -15,10 +15,9 @@ unit (`run/batch.run_local`, `run/distributed.run_ray`):
   recomputed from all tracks files; centroids and first-seen kept).
 
 A run stopped before the step leaves tracks without persons: the next run's step takes them.
-Faces with no embedding (too small, too blurred) keep person_id null. Two runs that finish
-at the same moment into one folder may race here (the last persons table wins; its ids stay
-consistent with the tracks files it read); run the step again (`cli.py run` of nothing new)
-to reconcile. Nothing below imports Ray.
+Faces with no embedding (too small, too blurred) keep person_id null. Two runs whose steps
+overlap in time into one folder race here: the later persons table wins and both may give one
+new id to different people (a known gap, docs/identity.md). Nothing here imports Ray.
 """
 
 from __future__ import annotations
