@@ -17,6 +17,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # Inference runtime of the detector's nets and the experts (models/runtime): auto = onnx
 # on the CPU, torch on a GPU. (int8 graphs were measured and kept out: models/onnx/README.md.)
 RUNTIMES = ("auto", "torch", "onnx")
+# Who is who (emotion_batch/identity, docs/identity.md): person ids across a whole results folder,
+# within each video only, or no face-recognition embeddings at all.
+IDENTITY_MODES = ("collection", "video", "off")
 
 
 class ConfigError(ValueError):
@@ -33,13 +36,15 @@ class RunConfig:
     min_face_px: int = 20  # smallest face (in full-resolution pixels) MTCNN looks for
     min_face_score: float = 0.90  # detections below this MTCNN probability are dropped
     track_iou: float = 0.3  # IoU needed to continue a track
-    track_max_gap_s: float = 1.0  # a track unseen for longer than this ends
+    track_max_gap_s: float = 1.0  # a track unseen for longer than this ends ...
+    track_max_gap_frames: int = 2  # ... and for more than this many analysed frames (vision/track.py)
     audio_window_s: float = 2.0  # audio context centred on each second
     max_av_shift_s: float = 1.0  # DTW band: largest A/V offset searched
     explain: str = "sample"  # all | sample | none
     explain_every: int = 5  # with explain=sample: attribute every Nth second
     runtime: str = "auto"  # auto | torch | onnx (see RUNTIMES)
     fusion_params: str = ""  # a fusion gate file written by `train fusion` ("" = the shipped defaults)
+    identity: str = "collection"  # collection | video | off (see IDENTITY_MODES)
 
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 120:
@@ -57,6 +62,8 @@ class RunConfig:
             raise ConfigError(f"min_face_score must be in [0, 1], got {self.min_face_score}")
         if not 0.0 < self.track_iou < 1.0:
             raise ConfigError(f"track_iou must be in (0, 1), got {self.track_iou}")
+        if self.track_max_gap_frames < 0:
+            raise ConfigError(f"track_max_gap_frames must be >= 0, got {self.track_max_gap_frames}")
         if self.audio_window_s <= 0:
             raise ConfigError(f"--audio-window must be > 0 s, got {self.audio_window_s}")
         if self.max_av_shift_s < 0:
@@ -67,6 +74,8 @@ class RunConfig:
             raise ConfigError(f"explain_every must be >= 1, got {self.explain_every}")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.identity not in IDENTITY_MODES:
+            raise ConfigError(f"--identity must be one of {', '.join(IDENTITY_MODES)}, got {self.identity!r}")
         if self.fusion_params:
             _check_fusion_file(self.fusion_params)
 

@@ -9,9 +9,11 @@ manifest is a QueryError, never an empty answer. Every read of the manifest goes
 `manifest_table`. Timeline files written before schema 3 lack `v_emotion` / `a_emotion`:
 both readers compute them from v_* / a_* (`with_expert_labels`, and the same argmax in SQL).
 
-`run_sql` exposes the tables to DuckDB as views named `timelines`, `attributions` and
-`videos`, each with a `file` column (the file name from the manifest's path) after
-`video_id`. DuckDB itself never touches the file system: the views are Arrow datasets
+`run_sql` exposes the tables to DuckDB as views named `timelines`, `attributions`, `videos`,
+`persons` and `tracks` (identity: docs/identity.md); those keyed by video have a `file` column
+(the file name from the manifest's path) after `video_id`, and `timelines` has each face row's
+`person_id` (null: no person, or identity off). DuckDB itself never touches the file system:
+the views are Arrow datasets
 scanned by pyarrow, and the connection starts with external access disabled and its
 configuration locked. On top of that only a single SELECT (or EXPLAIN) statement is
 accepted, so a query can neither change the results nor read or write other files.
@@ -289,27 +291,44 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
     except duckdb.Error as e:
         raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
     datasets["videos"] = manifest_table(results_root)
+    datasets.update(_identity_datasets(fs, root))
     for name, dset in datasets.items():
         con.register(f"_{name}", dset)  # read by pyarrow, not by DuckDB's file system
-    for name, sql in _views(list(datasets)).items():
+    for name, sql in _views(list(datasets), person_ids=bool(datasets["tracks"].files)).items():
         con.execute(f"CREATE VIEW {name} AS {sql}")
     return con
 
 
-def _views(tables: list[str]) -> dict[str, str]:
+def _identity_datasets(fs: pafs.FileSystem, root: str) -> dict[str, ds.Dataset]:
+    """The identity tables (identity/collection.py): `tracks` (a person_id per face track) and
+    `persons`, empty with their schema when identity is off or never ran."""
+    from emotion_batch.identity.collection import PERSONS, TRACKS
+    from emotion_batch.schemas import PERSON_SCHEMA, TRACK_SCHEMA
+
+    return {name: ds.dataset(_table_files(fs, root, folder), schema=schema, format="parquet", filesystem=fs)
+            for name, folder, schema in (("tracks", TRACKS, TRACK_SCHEMA), ("persons", PERSONS, PERSON_SCHEMA))}
+
+
+def _views(tables: list[str], *, person_ids: bool) -> dict[str, str]:
     """The SQL of each view: the table with `file` after video_id (the file name from the
-    manifest); timelines with the expert labels of old files computed (`_expert_sql`)."""
+    manifest); timelines with the expert labels of old files computed (`_expert_sql`) and each
+    face row's person_id from the tracks table (null when there are no tracks)."""
     base = r"regexp_extract(path, '[^/\\]*$')"
     views = {"videos": f"SELECT video_id, {base} AS file, * EXCLUDE (video_id) FROM _videos"}
     for name in tables:
         if name == "videos":
             continue
-        if name not in ("timelines", "attributions"):
+        if name not in ("timelines", "attributions", "tracks"):
             views[name] = f"SELECT * FROM _{name}"
             continue
-        replace = f" REPLACE ({', '.join(_expert_sql(c) for c in EXPERT_LABELS)})" if name == "timelines" else ""
-        views[name] = (f"SELECT t.video_id, m.file, t.* EXCLUDE (video_id){replace} FROM _{name} t "
-                       f"LEFT JOIN (SELECT video_id, file FROM videos) m USING (video_id)")
+        replace, person, join = "", "", ""
+        if name == "timelines":
+            replace = f" REPLACE ({', '.join(_expert_sql(c) for c in EXPERT_LABELS)})"
+            person = ", k.person_id" if person_ids else ", CAST(NULL AS BIGINT) AS person_id"
+            join = (" LEFT JOIN (SELECT video_id, face_id, person_id FROM _tracks) k "
+                    "ON k.video_id = t.video_id AND k.face_id = t.face_id") if person_ids else ""
+        views[name] = (f"SELECT t.video_id, m.file, t.* EXCLUDE (video_id){replace}{person} FROM _{name} t "
+                       f"LEFT JOIN (SELECT video_id, file FROM videos) m ON m.video_id = t.video_id{join}")
     return views
 
 
@@ -327,7 +346,7 @@ def _check_statement(con, sql: str) -> None:
     if kind not in allowed:
         raise QueryError(
             f"read-only: only SELECT queries are allowed, not {_statement_name(sql, kind.name)} "
-            "(the views are timelines, attributions, videos)"
+            "(the views are timelines, attributions, videos, persons, tracks)"
         )
 
 

@@ -136,3 +136,41 @@ TABLES = {
     "attributions": ATTRIBUTION_SCHEMA,
     "videos": MANIFEST_SCHEMA,
 }
+
+# ---- identity (issue 24; emotion_batch/identity, docs/identity.md). Not in TABLES: written by
+# the identity step, under tracks/<video_id>.parquet and persons/persons.parquet.
+EMBEDDING_DIM = 128
+TRACK_SCHEMA = pa.schema(  # one row per (video_id, face_id): a track, its embedding and its person
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("face_id", pa.int32(), nullable=False),
+        pa.field("person_id", pa.int64()),  # null: no usable view of the face (see reason)
+        pa.field("video_person", pa.int32()),  # the person within this video (0, 1, ...), null likewise
+        pa.field("t_first", pa.float64()),
+        pa.field("t_last", pa.float64()),
+        pa.field("seconds", pa.int32()),  # seconds with this track
+        pa.field("n_crops", pa.int32()),  # chips averaged into the embedding
+        pa.field("quality", pa.float32()),  # the best chip's score (size x frontality x detection)
+        pa.field("crop_t", pa.float64()),  # the best chip: its frame time and box (a crop reference)
+        pa.field("crop_box", pa.list_(pa.float32(), 4)),
+        pa.field("embedding", pa.list_(pa.float32(), EMBEDDING_DIM)),  # unit dlib descriptor (biometric)
+        pa.field("reason", pa.string()),  # why there is no embedding: too small | too blurred | ...
+    ]
+)
+PERSON_SCHEMA = pa.schema(  # one row per person of a results folder; ids never change once given
+    [
+        pa.field("person_id", pa.int64(), nullable=False),
+        pa.field("n_videos", pa.int32()),
+        pa.field("videos", pa.list_(pa.string())),
+        pa.field("n_tracks", pa.int32()),
+        pa.field("seconds", pa.int64()),  # seconds seen, all videos
+        pa.field("first_seen", pa.string()),  # ISO 8601 UTC of the run that gave the id
+        pa.field("last_seen", pa.string()),  # ... and of the last run that matched a face to it
+        pa.field("crop_video_id", pa.string()),  # representative crop: video, time, box
+        pa.field("crop_face_id", pa.int32()),
+        pa.field("crop_t", pa.float64()),
+        pa.field("crop_box", pa.list_(pa.float32(), 4)),
+        pa.field("centroid", pa.list_(pa.float32(), EMBEDDING_DIM)),  # mean unit embedding (biometric)
+        pa.field("n_embeddings", pa.int64()),  # tracks averaged into the centroid
+    ]
+)

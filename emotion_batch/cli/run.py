@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from emotion_batch.config import RUNTIMES, ConfigError, RunConfig
+from emotion_batch.config import IDENTITY_MODES, RUNTIMES, ConfigError, RunConfig
 
 # Exit statuses of `run` (documented in its --help and the README).
 EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -44,6 +44,9 @@ def config_options(f):
         click.option("--fusion", "fusion_params", default=RunConfig.fusion_params,
                      help="A fusion gate fitted on your own labelled clips (`train fusion --out FILE`); "
                      "default: the shipped gate. It must be readable from every node."),
+        click.option("--identity", type=click.Choice(list(IDENTITY_MODES)), default=RunConfig.identity, show_default=True,
+                     help="Face-recognition embeddings (biometric data, kept under --out) give each face a person_id: "
+                     "the same across all videos of --out (collection), within each video (video), or none (off)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -40,6 +40,8 @@ from emotion_batch.explain.stage import BestCrops, attributions
 from emotion_batch.fusion.fuse import make_fusion
 from emotion_batch.fusion.speaker import load_speaker_gate
 from emotion_batch.fusion.timeline import Timeline, TimelineBuilder
+from emotion_batch.identity.collect import TrackCrops
+from emotion_batch.identity.embed import shared_embedder
 from emotion_batch.media import (
     DecodeReport, FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, media_warning, probe,
 )
@@ -102,6 +104,7 @@ class _VideoState:
     crops: BestCrops  # aligned crops of the seconds that will be explained
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
     keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))  # set per video
+    identity: TrackCrops | None = None  # face-recognition chips per track (identity/collect.py); None: off
 
 
 class VideoAnalyzer:
@@ -159,8 +162,10 @@ class VideoAnalyzer:
             info = info if info is not None else probe(path)
         self._report("probe", info)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
-        state = _VideoState(TimelineBuilder(video_id), IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s),
-                            BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s))
+        tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
+                             max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
+        state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s),
+                            identity=TrackCrops(shared_embedder()) if c.identity != "off" else None)
         decoded = DecodeReport()
         for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
             self._report("frames", chunk)
@@ -171,6 +176,10 @@ class VideoAnalyzer:
             if aligned is not None:
                 self._report("align", aligned)
             self._collect(faces, aligned, state)
+            if state.identity is not None:  # issue 24: a few chips per track, embedded when it ends
+                with timer("models"):
+                    state.identity.add_chunk(chunk.times, chunk.frames, faces.faces, faces.face_ids,
+                                             tracker.live_ids(float(chunk.times[-1])))
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
         with timer("sync"):
             sync = (self._sync(info, state.mouths, start_s, end) if info.has_video
@@ -186,9 +195,12 @@ class VideoAnalyzer:
             attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
                                 self.fusion_params, self.device, c)
         self._report("explain", attr)
+        with timer("models"):
+            tracks = state.identity.table(video_id) if state.identity is not None else None
         result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync,
                               dict(timer.seconds, total=time.perf_counter() - t_start))
         result.warning = media_warning(info, decoded, end)
+        result.tracks = tracks
         return result
 
     # ------------------------------------------------------------------ stages

@@ -24,6 +24,7 @@ class VideoResult:
     av_confidence: float | None = None
     av_method: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # wall seconds per stage, and "total"
+    tracks: pa.Table | None = None  # TRACK_SCHEMA: per face track its embedding (identity; None when off)
     warning: str | None = None  # one line: analysed, but not all of the file (truncated, damaged)
 
     @property

@@ -17,6 +17,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
+from emotion_batch.identity.collection import write_tracks
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.bar import set_progress, status_text, videos_bar
 from emotion_batch.run.claims import drop_claim
@@ -24,6 +25,7 @@ from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.ledger import Awaited
 from emotion_batch.run.manifest import ManifestRow, now_utc
 from emotion_batch.run.output import write_failure
+from emotion_batch.run.persons import give_persons
 from emotion_batch.run.plan import Plan, dup_id, plan
 from emotion_batch.run.store import ResultStore
 from emotion_batch.schemas import STAGES
@@ -43,6 +45,8 @@ def record_result(
             store.write("timelines", result.video_id, result.timeline, model_version)
             if result.attributions is not None:
                 store.write("attributions", result.video_id, result.attributions, model_version)
+            if result.tracks is not None:  # identity (issue 24): persons are given after the run's units
+                write_tracks(store.fs, store.root, result.video_id, result.tracks)
         result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t0
         row = ManifestRow.from_result(result, item.size_bytes if item else None, item.info if item else None,
                                       config, model_version, device, started_at)
@@ -173,6 +177,7 @@ def run_local(
                 show()
     finally:
         p.claims.release_all()
+    give_persons(store.root_uri, config, echo)  # once, after every unit (identity, run/persons.py)
     summary.wall_s = time.perf_counter() - t0
     return summary
 

@@ -53,6 +53,7 @@ from emotion_batch.models.fusion_params import load_fusion_params
 from emotion_batch.pipeline import model_version
 from emotion_batch.run.bar import videos_bar
 from emotion_batch.run.batch import settle_undelivered
+from emotion_batch.run.persons import give_persons
 from emotion_batch.run.ray_progress import Progress, RunSummary
 from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
 from emotion_batch.run.claims import Claims
@@ -390,5 +391,6 @@ def run_ray(
             ray.shutdown()
         if claims is not None:
             claims.release_run()  # what no actor recorded (interrupted, stopped)
+    give_persons(store_uri, config, echo)  # once, after every unit (identity, run/persons.py)
     summary.wall_s = time.perf_counter() - t0
     return summary

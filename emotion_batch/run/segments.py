@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from emotion_batch.identity.merge import merge_tracks
 from emotion_batch.vision.track import iou_matrix
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.schemas import NO_FACE
@@ -107,7 +108,7 @@ def merge_segments(parts: list[tuple[Segment, VideoResult]], min_iou: float = 0.
             end = "end" if seg.end_s is None else f"{seg.end_s:g} s"
             err = f"segment {seg.index} [{seg.start_s:g} s, {end}): {r.error}"
             return VideoResult(first.video_id, first.path, "failed", err, r.info or first.info, timings=timings)
-    timelines, attributions = [], []
+    timelines, attributions, tracks = [], [], []
     next_id, prev = 0, None  # prev: (table in global ids, last second) of the previous segment
     for seg, r in parts:
         tl = r.timeline
@@ -122,6 +123,7 @@ def merge_segments(parts: list[tuple[Segment, VideoResult]], min_iou: float = 0.
         next_id = max([next_id, *(g + 1 for g in mapping.values())])
         tl = _remap(tl, mapping)
         timelines.append(tl)
+        tracks.append((r.tracks, mapping))
         if r.attributions is not None:
             attributions.append(_remap(r.attributions, mapping))
         last = pc.max(tl["second"]).as_py() if tl.num_rows else None
@@ -135,7 +137,7 @@ def merge_segments(parts: list[tuple[Segment, VideoResult]], min_iou: float = 0.
         faces_found=len(faces), face_seconds=sum(r.face_seconds for _, r in parts),
         av_offset_s=best.av_offset_s, av_confidence=best.av_confidence,
         av_method=best.av_method if best.av_method is not None else first.av_method,
-        timings=timings, warning=_merged_warning([r for _, r in parts]),
+        timings=timings, warning=_merged_warning([r for _, r in parts]), tracks=merge_tracks(tracks),
     )
 
 

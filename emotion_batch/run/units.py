@@ -97,11 +97,13 @@ class SegmentFiles:
         self.fs.create_dir(d, recursive=True)
         if result.attributions is not None:
             self._put(f"{d}/{seg.index}.attributions.parquet", result.attributions)
+        if result.tracks is not None:  # identity: the segment's face tracks and embeddings
+            self._put(f"{d}/{seg.index}.tracks.parquet", result.tracks)
         meta = {"index": seg.index, "start_s": seg.start_s, "end_s": seg.end_s, "model_version": model_version,
                 "config_hash": config_hash, "started_at": started_at, "faces_found": result.faces_found,
                 "face_seconds": result.face_seconds, "av_offset_s": result.av_offset_s,
                 "av_confidence": result.av_confidence, "av_method": result.av_method, "timings": result.timings,
-                "attributions": result.attributions is not None}
+                "attributions": result.attributions is not None, "tracks": result.tracks is not None}
         table = result.timeline.replace_schema_metadata(
             {**(result.timeline.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
         self._put(f"{d}/{seg.index}.parquet", table)
@@ -149,12 +151,16 @@ class SegmentFiles:
             if meta["attributions"]:
                 with self.fs.open_input_file(f"{d}/{seg.index}.attributions.parquet") as f:
                     attributions = pq.read_table(f)
+            tracks = None
+            if meta.get("tracks"):
+                with self.fs.open_input_file(f"{d}/{seg.index}.tracks.parquet") as f:
+                    tracks = pq.read_table(f)
             started.append(meta["started_at"])
             parts.append((seg, VideoResult(
                 item.video_id, item.path, "ok", None, item.info, timeline.replace_schema_metadata(None),
                 attributions, faces_found=meta["faces_found"], face_seconds=meta["face_seconds"],
                 av_offset_s=meta["av_offset_s"], av_confidence=meta["av_confidence"], av_method=meta["av_method"],
-                timings=meta["timings"])))
+                timings=meta["timings"], tracks=tracks)))
         return parts, min(started)
 
     def remove(self, video_id: str) -> None:

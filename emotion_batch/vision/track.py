@@ -51,15 +51,20 @@ class IoUTracker:
     detections are matched to predictions by a Hungarian assignment on IoU. At 5 analysed
     frames per second a walking face often moves more than its own overlap allows, so a
     pair also matches when the centres are within `max_center_dist` face widths and the
-    sizes agree within a factor `max_size_ratio`. Unmatched detections start new tracks;
-    a track unseen for longer than `max_gap_s` ends. Ids count up from 0 and are never
-    reused within a video.
+    sizes agree within a factor `max_size_ratio`. Unmatched detections start new tracks.
+    A track ends when it has been unseen for longer than `max_gap_s` AND for more than
+    `max_gap_frames` analysed frames (`frame_step_s` apart): a gap is judged in analysed frames
+    as well as seconds, so a face missed in one or two frames keeps its id at any analysis rate
+    (at 1 frame/s the frames are ~1.04 s apart, and a seconds-only limit of 1 s ended a track at
+    every frame). Ids count up from 0 and are never reused within a video.
     """
 
     min_iou: float = 0.3
     max_gap_s: float = 1.0
     max_center_dist: float = 0.8
     max_size_ratio: float = 1.5
+    max_gap_frames: int = 2  # analysed frames a track may miss (0: judge in seconds only)
+    frame_step_s: float = 0.0  # time between analysed frames (1 / fps); 0 = unknown
     next_id: int = 0
     tracks: list[_Track] = field(default_factory=list)
 
@@ -73,9 +78,22 @@ class IoUTracker:
         ok = (iou >= self.min_iou) | ((dist <= self.max_center_dist) & (ratio <= self.max_size_ratio))
         return np.where(ok, iou - 0.5 * dist, -np.inf)
 
+    @property
+    def gap_s(self) -> float:
+        """The longest time a track may go unseen: `max_gap_s`, or `max_gap_frames` missed
+        frames plus half a step of slack for frame times off the nominal grid, if longer."""
+        if self.max_gap_frames <= 0:
+            return self.max_gap_s
+        return max(self.max_gap_s, (self.max_gap_frames + 1.5) * self.frame_step_s)
+
     def _live(self, t: float) -> list:
-        """The tracks still live at time t (seen within max_gap_s): those `update` can match."""
-        return [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        """The tracks still live at time t (seen within gap_s): those `update` can match."""
+        gap = self.gap_s
+        return [tr for tr in self.tracks if t - tr.last_t <= gap]
+
+    def live_ids(self, t: float) -> set[int]:
+        """The ids of the tracks still live at time t."""
+        return {tr.face_id for tr in self._live(t)}
 
     def live_count(self, t: float) -> int:
         """How many tracks are still live at time t."""

@@ -20,6 +20,7 @@ import tracemalloc
 import gc
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import ray_helpers
 from ray_helpers import (REPO, RAY_TEST_ENV, FailFrom, FrameLog, Gate, KillOn, StallOn, descendants, env_with,
@@ -153,6 +154,12 @@ def test_two_node_batch_runs_on_the_worker_node(cluster, first_run):
     assert_no_duplicates(out, 3)
     assert summary.stage_totals()["detect"] > 0
     assert not list((out / "segments").glob("*/*.parquet"))
+    # identity on Ray: units wrote their tracks, the driver's one step gave persons
+    tracks = pa.concat_tables([pq.read_table(p) for p in (out / "tracks").glob("*.parquet")])
+    embedded = [r for r in tracks.to_pylist() if r["n_crops"]]
+    assert embedded and all(r["person_id"] is not None for r in embedded)
+    assert (out / "persons" / "persons.parquet").is_file()
+    assert sum(m.startswith("persons: ") for m in msgs) == 1
 
 
 def _rows_by_second(t: pa.Table) -> dict:
@@ -193,6 +200,12 @@ def test_segment_split_equals_unsplit(cluster, first_run, videos, tmp_path):
     assert m["faces_found"] == summary.rows[0].faces_found == len(set(split["face_id"].to_pylist()) - {-1})
     assert_no_duplicates(split_out, 1)
     assert not (split_out / "segments" / vid).exists()  # merged: the segment files are gone
+    # identity: the segments' tracks are merged into the video's, one per face, with a person
+    whole_t, split_t = (pq.read_table(o / "tracks" / f"{vid}.parquet").to_pylist() for o in (out, split_out))
+    assert [r["face_id"] for r in split_t] == [r["face_id"] for r in whole_t]
+    assert all(r["person_id"] is not None for r in split_t if r["n_crops"])
+    spans = [[r[k] for r in t for k in ("t_first", "t_last")] for t in (split_t, whole_t)]
+    assert spans[0] == pytest.approx(spans[1], abs=1e-6)
 
 
 def test_resume_merges_the_segments_already_written(cluster, first_run, videos, tmp_path):

@@ -92,3 +92,32 @@ def test_merge_keeps_each_distinct_warning_once():
     merged = merge_segments([(s0, r0), (s1, r1), (s2, r2)])
     assert merged.warning == f"{cut} | 2 damaged video packet(s) skipped"
     assert merge_segments([(s0, _ok([(NO_FACE, 0, None)], 0))]).warning is None
+
+
+def test_merge_joins_the_tracks_of_a_face_that_crosses_a_cut():
+    """Identity: the segments' tracks take the video's face ids; a face on both sides of a cut
+    becomes one track (weighted mean embedding, outer span, summed seconds, better crop)."""
+    import numpy as np
+
+    from emotion_batch.schemas import TRACK_SCHEMA
+
+    def tracks(rows):
+        full = [{"video_id": "v", "face_id": f, "t_first": t0, "t_last": t1, "seconds": s, "n_crops": n,
+                 "quality": q, "crop_t": t0, "crop_box": [0, 0, 1, 1], "embedding": e, "reason": None}
+                for f, t0, t1, s, n, q, e in rows]
+        return pa.Table.from_pylist(full, schema=TRACK_SCHEMA)
+
+    e0, e1 = [1.0] + [0.0] * 127, [0.0, 1.0] + [0.0] * 126
+    s0, s1 = Segment(0, 0, 2), Segment(1, 2, None)
+    r0 = _ok([(0, 0, A), (0, 1, A), (1, 1, B)], 2)
+    r0.tracks = tracks([(0, 0.0, 1.8, 2, 3, 0.5, e0), (1, 1.0, 1.8, 1, 1, 0.9, e1)])
+    r1 = _ok([(0, 2, (305, 0, 405, 100)), (1, 2, C)], 2)  # B continues (local 0), C new (local 1)
+    r1.tracks = tracks([(0, 2.0, 2.8, 1, 1, 0.95, e0), (1, 2.0, 2.8, 1, 2, 0.7, e1)])
+    merged = merge_segments([(s0, r0), (s1, r1)]).tracks.to_pylist()
+    assert [r["face_id"] for r in merged] == [0, 1, 2]
+    b = merged[1]
+    assert (b["t_first"], b["t_last"], b["seconds"], b["n_crops"]) == (1.0, 2.8, 2, 2)
+    assert b["quality"] == pytest.approx(0.95) and b["crop_t"] == 2.0
+    np.testing.assert_allclose(b["embedding"][:2], [0.70710677, 0.70710677], atol=1e-6)
+    assert merged[2]["embedding"] == e1 and merged[0]["embedding"] == e0
+    assert merge_segments([(s0, _ok([(0, 0, A)], 1)), (s1, _ok([(0, 2, A)], 1))]).tracks is None

@@ -35,3 +35,32 @@ def test_tracker_new_id_after_gap_and_for_far_boxes():
     assert tr.update(0.2, np.array([[200, 200, 210, 210]], np.float32)).tolist() == [1]
     assert tr.update(2.0, np.array([[0, 0, 10, 10]], np.float32)).tolist() == [2]  # track 0 expired
     assert tr.update(2.2, np.zeros((0, 4), np.float32)).tolist() == []
+
+
+def test_gap_is_judged_in_analysed_frames_as_well_as_seconds():
+    """At 1 analysed frame per second (frames ~1.04 s apart) a face missed in two frames keeps
+    its id; a third missed frame ends the track. Seconds-only (max_gap_frames=0) ends it at once."""
+    box = np.array([[0, 0, 10, 10]], np.float32)
+    none = np.zeros((0, 4), np.float32)
+    tr = IoUTracker(max_gap_s=1.0, max_gap_frames=2, frame_step_s=1.0)
+    assert tr.update(0.0, box).tolist() == [0]
+    assert tr.update(1.04, box).tolist() == [0]  # one step: seconds alone would have ended it
+    tr.update(2.08, none)
+    tr.update(3.12, none)
+    assert tr.update(4.16, box).tolist() == [0]  # two frames missed
+    for t in (5.2, 6.24, 7.28):
+        tr.update(t, none)
+    assert tr.update(8.32, box).tolist() == [1]  # three frames missed: a new track
+    secs = IoUTracker(max_gap_s=1.0, max_gap_frames=0, frame_step_s=1.0)
+    assert secs.update(0.0, box).tolist() == [0]
+    assert secs.update(1.04, box).tolist() == [1]
+
+
+def test_gap_in_seconds_still_rules_at_high_rates():
+    """At 10 frames/s two missed frames are 0.3 s: the 1 s limit is the longer and applies."""
+    tr = IoUTracker(max_gap_s=1.0, max_gap_frames=2, frame_step_s=0.1)
+    assert tr.gap_s == pytest.approx(1.0)
+    box = np.array([[0, 0, 10, 10]], np.float32)
+    assert tr.update(0.0, box).tolist() == [0]
+    assert tr.update(0.9, box).tolist() == [0]
+    assert tr.update(2.0, box).tolist() == [1]
