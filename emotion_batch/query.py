@@ -287,7 +287,9 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         )
     except duckdb.Error as e:
         raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
-    datasets["videos"] = manifest_table(results_root)
+    # the manifest's rows as manifest_table gives them (two columns: cheap to read); the
+    # full rows are scanned lazily, only by a query on `videos`, and follow the same rows
+    con.register("_paths", manifest_table(results_root, columns=["video_id", "path"]))
     for name, dset in datasets.items():
         con.register(f"_{name}", dset)  # read by pyarrow, not by DuckDB's file system
     for name, sql in _views(list(datasets)).items():
@@ -296,19 +298,19 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
 
 
 def _views(tables: list[str]) -> dict[str, str]:
-    """The SQL of each view: the table with `file` after video_id (the file name from the
-    manifest); timelines with the expert labels of old files computed (`_expert_sql`)."""
-    base = r"regexp_extract(path, '[^/\\]*$')"
-    views = {"videos": f"SELECT video_id, {base} AS file, * EXCLUDE (video_id) FROM _videos"}
+    """The SQL of each view: the table with `file` (the file name from the manifest's path)
+    after video_id; `videos` keeps the rows of manifest_table, timelines and attributions keep
+    all their rows (file null without a manifest row); timelines get the expert labels of old
+    files computed (`_expert_sql`)."""
+    views = {"_files": r"SELECT video_id, regexp_extract(path, '[^/\\]*$') AS file FROM _paths"}
     for name in tables:
-        if name == "videos":
-            continue
-        if name not in ("timelines", "attributions"):
+        if name not in ("timelines", "attributions", "videos"):
             views[name] = f"SELECT * FROM _{name}"
             continue
         replace = f" REPLACE ({', '.join(_expert_sql(c) for c in EXPERT_LABELS)})" if name == "timelines" else ""
+        join = "JOIN" if name == "videos" else "LEFT JOIN"
         views[name] = (f"SELECT t.video_id, m.file, t.* EXCLUDE (video_id){replace} FROM _{name} t "
-                       f"LEFT JOIN (SELECT video_id, file FROM videos) m USING (video_id)")
+                       f"{join} _files m USING (video_id)")
     return views
 
 
