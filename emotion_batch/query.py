@@ -142,10 +142,12 @@ def video_ids_for(results_root: str, names: Iterable[str] | str) -> list[str]:
     """The video ids that file names, paths or ids name (resolve.py); QueryError with one
     line for a name that names no video or several files."""
     names = [str(n) for n in _as_list(names)]
-    manifest = manifest_table(results_root, columns=["video_id", "path", "status", "duplicate_of"])
     fs, root = _open_fs(results_root)
-    have = set(manifest.column("video_id").to_pylist())
-    files = [n for n in names if n not in have and _table_files(fs, root, "timelines", [n])]
+    ids = [n for n in names if _table_files(fs, root, "videos", [n]) or _table_files(fs, root, "timelines", [n])]
+    if len(ids) == len(names):  # all ids (what a narrowed Results holds): no manifest scan
+        return list(dict.fromkeys(ids))
+    manifest = manifest_table(results_root, columns=["video_id", "path", "status", "duplicate_of"])
+    files = [n for n in ids if n not in set(manifest.column("video_id").to_pylist())]
     try:
         return resolve_videos(manifest, names, known_ids=files)
     except UnknownVideo as e:
