@@ -254,9 +254,6 @@ def read_table(
     return data
 
 
-Results = Tables  # open_results' return type before `emotion_batch.Results` existed
-
-
 def _with_prob_columns(cols: list[str] | None) -> list[str] | None:
     """`cols` plus the probabilities an asked-for expert label may have to be computed from."""
     if cols is None:
