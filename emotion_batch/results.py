@@ -165,6 +165,11 @@ class Results:
         title = html.escape(f"{row['file']} ({row['video_id'][:8]})")
         return lanes_figure(cells, span_s=hi, start_s=lo, title=title)
 
+    def _repr_html_(self) -> str:
+        """A notebook shows a Results as its summary table (file names escaped)."""
+        head = html.escape(repr(self))
+        return f"<p>{head}</p>" + self.summary().to_html(index=False, escape=True, na_rep="")
+
     def __repr__(self) -> str:
         try:
             m = query.manifest_table(self.path, self._ids, columns=["status"])["status"].to_pylist()
