@@ -145,10 +145,12 @@ def video_ids_for(results_root: str, names: Iterable[str] | str) -> list[str]:
     """The video ids that file names, paths or ids name (resolve.py); QueryError with one
     line for a name that names no video or several files."""
     names = [str(n) for n in _as_list(names)]
-    manifest = manifest_table(results_root, columns=["video_id", "path", "status", "duplicate_of"])
     fs, root = _open_fs(results_root)
-    have = set(manifest.column("video_id").to_pylist())
-    files = [n for n in names if n not in have and _table_files(fs, root, "timelines", [n])]
+    ids = [n for n in names if _table_files(fs, root, "videos", [n]) or _table_files(fs, root, "timelines", [n])]
+    if len(ids) == len(names):  # all ids (what a narrowed Results holds): no manifest scan
+        return list(dict.fromkeys(ids))
+    manifest = manifest_table(results_root, columns=["video_id", "path", "status", "duplicate_of"])
+    files = [n for n in ids if n not in set(manifest.column("video_id").to_pylist())]
     try:
         return resolve_videos(manifest, names, known_ids=files)
     except UnknownVideo as e:
@@ -255,9 +257,6 @@ def read_table(
     return data
 
 
-Results = Tables  # open_results' return type before `emotion_batch.Results` existed
-
-
 def _with_prob_columns(cols: list[str] | None) -> list[str] | None:
     """`cols` plus the probabilities an asked-for expert label may have to be computed from."""
     if cols is None:
@@ -290,7 +289,9 @@ def _connect(results_root: str, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         )
     except duckdb.Error as e:
         raise QueryError(f"bad --memory-limit {memory_limit!r} (examples: 500MB, 2GB): {first_line(e)}") from None
-    datasets["videos"] = manifest_table(results_root)
+    # the manifest's rows as manifest_table gives them (two columns: cheap to read); the
+    # full rows are scanned lazily, only by a query on `videos`, and follow the same rows
+    con.register("_paths", manifest_table(results_root, columns=["video_id", "path"]))
     datasets.update(_identity_datasets(fs, root))
     for name, dset in datasets.items():
         con.register(f"_{name}", dset)  # read by pyarrow, not by DuckDB's file system
@@ -310,25 +311,24 @@ def _identity_datasets(fs: pafs.FileSystem, root: str) -> dict[str, ds.Dataset]:
 
 
 def _views(tables: list[str], *, person_ids: bool) -> dict[str, str]:
-    """The SQL of each view: the table with `file` after video_id (the file name from the
-    manifest); timelines with the expert labels of old files computed (`_expert_sql`) and each
-    face row's person_id from the tracks table (null when there are no tracks)."""
-    base = r"regexp_extract(path, '[^/\\]*$')"
-    views = {"videos": f"SELECT video_id, {base} AS file, * EXCLUDE (video_id) FROM _videos"}
+    """The SQL of each view: the table with `file` (the file name from the manifest's path)
+    after video_id; `videos` keeps the rows of manifest_table, the others keep all their rows
+    (file null without a manifest row); timelines get the expert labels of old files computed
+    (`_expert_sql`) and each face row's person_id from the tracks table (null without tracks)."""
+    views = {"_files": r"SELECT video_id, regexp_extract(path, '[^/\\]*$') AS file FROM _paths"}
     for name in tables:
-        if name == "videos":
-            continue
-        if name not in ("timelines", "attributions", "tracks"):
+        if name not in ("timelines", "attributions", "videos", "tracks"):
             views[name] = f"SELECT * FROM _{name}"
             continue
-        replace, person, join = "", "", ""
+        replace, person, by_face = "", "", ""
         if name == "timelines":
             replace = f" REPLACE ({', '.join(_expert_sql(c) for c in EXPERT_LABELS)})"
             person = ", k.person_id" if person_ids else ", CAST(NULL AS BIGINT) AS person_id"
-            join = (" LEFT JOIN (SELECT video_id, face_id, person_id FROM _tracks) k "
-                    "ON k.video_id = t.video_id AND k.face_id = t.face_id") if person_ids else ""
+            by_face = (" LEFT JOIN (SELECT video_id, face_id, person_id FROM _tracks) k "
+                       "ON k.video_id = t.video_id AND k.face_id = t.face_id") if person_ids else ""
+        join = "JOIN" if name == "videos" else "LEFT JOIN"
         views[name] = (f"SELECT t.video_id, m.file, t.* EXCLUDE (video_id){replace}{person} FROM _{name} t "
-                       f"LEFT JOIN (SELECT video_id, file FROM videos) m ON m.video_id = t.video_id{join}")
+                       f"{join} _files m ON m.video_id = t.video_id{by_face}")
     return views
 
 

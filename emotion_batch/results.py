@@ -141,10 +141,13 @@ class Results:
 
     # ------------------------------------------------------------------ pictures
 
-    def plot(self, video: str | None = None, *, max_columns: int | None = None):
+    def plot(self, video: str | None = None, *, seconds: tuple[int, int] | None = None,
+             max_columns: int | None = None):
         """Swim lanes of one video as a plotly Figure (`lanes.py`): a lane per person / face
         track, dominant emotion per second as colour, confidence as opacity, and a voice lane.
-        `video` may be left out when these results hold one video."""
+        `video` may be left out when these results hold one video. A long video is drawn in
+        columns of several seconds (at most `max_columns`, default 600); `seconds=(lo, hi)`
+        draws only that stretch, per second when it is short enough (the drill-down)."""
         from emotion_batch.lanes import MAX_COLUMNS, lane_cells, lanes_figure, span_seconds
 
         manifest = self.videos(video)
@@ -157,8 +160,15 @@ class Results:
         row = analysed.iloc[0]
         tl = self.timelines(row["video_id"])
         span = span_seconds(tl, row["duration_s"])
-        cells = lane_cells(tl, span_s=span, max_columns=max_columns or MAX_COLUMNS)
-        return lanes_figure(cells, span_s=span, title=html.escape(f"{row['file']} ({row['video_id'][:8]})"))
+        lo, hi = (0, span) if seconds is None else (int(seconds[0] or 0), min(span, int(seconds[1] or span)))
+        cells = lane_cells(tl, span_s=hi, start_s=lo, max_columns=max_columns or MAX_COLUMNS)
+        title = html.escape(f"{row['file']} ({row['video_id'][:8]})")
+        return lanes_figure(cells, span_s=hi, start_s=lo, title=title)
+
+    def _repr_html_(self) -> str:
+        """A notebook shows a Results as its summary table (file names escaped)."""
+        head = html.escape(repr(self))
+        return f"<p>{head}</p>" + self.summary().to_html(index=False, escape=True, na_rep="")
 
     def __repr__(self) -> str:
         try:

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fusion", "identity"),
     ("explain",),
     ("pipeline",),
-    ("training", "query", "report", "results"),
+    ("training", "query", "resolve", "report", "results", "lanes", "summary"),
     ("run",),
     ("api", "cli"),
 )

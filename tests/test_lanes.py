@@ -80,3 +80,15 @@ def test_figure_colours_opacity_and_an_empty_video():
     assert fig.layout.xaxis.range == (0, 5) and list(fig.layout.yaxis.categoryarray) == ["voice", "face 0"]
     empty = lanes_figure(lane_cells(tl.iloc[0:0]), span_s=3)
     assert not empty.data and "no face and no speech" in empty.layout.annotations[0].text
+
+
+def test_a_stretch_of_a_long_video_is_drawn_per_second():
+    tl = pd.DataFrame({"video_id": "v", "face_id": 0, "second": np.arange(7200),
+                       "emotion": np.where(np.arange(7200) % 3 == 0, "sad", "happy"), "confidence": 0.7})
+    cells = lane_cells(tl, start_s=3600, span_s=3660, max_columns=600)
+    assert cells.start_s.tolist() == list(range(3600, 3660)) and (cells.end_s - cells.start_s == 1).all()
+    assert cells.emotion.tolist() == ["sad" if s % 3 == 0 else "happy" for s in range(3600, 3660)]
+    fig = lanes_figure(cells, span_s=3660, start_s=3600)
+    assert fig.layout.xaxis.range == (3600, 3660)
+    whole = lane_cells(tl, max_columns=600)
+    assert len(whole) == 600 and set(whole.emotion) == {"happy"}  # 12 s columns: 8 happy, 4 sad

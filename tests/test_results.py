@@ -64,3 +64,17 @@ def test_person_id_passes_through_and_draws_a_lane_per_person(root):
 def test_a_missing_folder_is_a_plain_error(tmp_path):
     with pytest.raises(QueryError, match="results folder not found"):
         Results(tmp_path / "absent")
+
+
+def test_plot_a_stretch(root):
+    fig = Results(root).plot(video="interview.mp4", seconds=(1, 3))
+    assert fig.layout.xaxis.range == (1, 3)
+    starts = {b for t in fig.data for b in t.base}
+    assert starts == {1, 2}
+
+
+def test_a_notebook_shows_the_summary_with_names_escaped(tmp_path):
+    store = ResultStore(str(tmp_path / "r"))
+    F.add_video(store, "id_x", "/data/<img src=x onerror=alert(1)>.mp4", seconds=3, explain=False)
+    page = Results(tmp_path / "r")._repr_html_()
+    assert "&lt;img src=x onerror=alert(1)&gt;.mp4" in page and "<img" not in page and "av_sync" in page
