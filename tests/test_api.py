@@ -49,7 +49,7 @@ def test_analyze_returns_results_in_the_cache_folder(analysed):
     assert v.loc["interview.mp4", "status"] == "ok" and v.loc["silent.mp4", "status"] == "ok"
     assert v.loc["broken.mp4", "status"] == "failed" and "\n" not in v.loc["broken.mp4", "error"]
     assert list(res.videos().columns[:2]) == ["video_id", "file"]
-    assert lines[0].startswith("Found 3 video file(s)") and any(x.startswith("FAILED") for x in lines)
+    assert lines[0].startswith("Found 3 videos") and any(x.startswith("FAILED") for x in lines)
     assert "3 video(s): 1 failed, 2 ok" in repr(res)
 
 
