@@ -405,4 +405,7 @@ def _execute(con, sql: str, timeout_s: float | None, memory_limit: str) -> pa.Ta
         raise QueryError(f"bad SQL: {first_line(e)}") from None
     finally:
         if timer is not None:
+            # joined, not only cancelled: a timer thread still alive at interpreter exit holds
+            # `con.interrupt`, and duckdb's nanobind then prints "leaked instances" lines
             timer.cancel()
+            timer.join()
