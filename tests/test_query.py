@@ -295,15 +295,24 @@ def test_refusal_names_the_statement_as_written(results, sql, word):
         run_sql(results, sql)
 
 
-def test_no_timer_thread_outlives_a_query(results):
+def test_no_timer_thread_outlives_a_query(results, monkeypatch):
     """The --timeout timer holds the DuckDB connection's interrupt; a timer thread still alive at
     interpreter exit made duckdb's nanobind print dozens of "leaked instances" lines after the
-    result (seen in about 1 run in 6 of `query`). run_sql returns only once its timer is gone."""
+    result (seen in about 1 run in 6 of `query`). run_sql returns only once its timer thread has
+    ended: here a timer that lingers after it is cancelled (as a busy machine makes it) must still
+    be gone when run_sql returns."""
     import threading
+    import time
 
+    class SlowTimer(threading.Timer):
+        def run(self):
+            super().run()
+            time.sleep(0.3)  # the thread ends late, after cancel() returned
+
+    monkeypatch.setattr(threading, "Timer", SlowTimer)
     for sql in ("SELECT count(*) FROM timelines", "SELECT nope FROM timelines"):
         try:
             run_sql(results, sql, timeout_s=60)
         except QueryError:
             pass
-        assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+        assert not [t for t in threading.enumerate() if isinstance(t, SlowTimer)]
