@@ -30,6 +30,7 @@ from emotion_batch import query
 from emotion_batch.query import QueryError
 from emotion_batch.resolve import file_name
 from emotion_batch.schemas import TABLES
+from emotion_batch.words import plural
 
 # The persons table when the results have none yet: one row per person, the videos and
 # face-seconds it was seen in, and where it was first seen.
@@ -176,4 +177,4 @@ class Results:
         except (QueryError, OSError, pa.ArrowInvalid) as e:
             return f"Results({self.path!r}: unreadable, {e})"
         counts = ", ".join(f"{m.count(s)} {s}" for s in sorted(set(m)))
-        return f"Results({self.path!r}: {len(m)} video(s){': ' + counts if counts else ''})"
+        return f"Results({self.path!r}: {plural(len(m), 'video')}{': ' + counts if counts else ''})"

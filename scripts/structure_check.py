@@ -25,7 +25,7 @@ PKG = Path(__file__).resolve().parents[1] / "emotion_batch"
 # Lowest layer first. Parts in one layer do not import each other's layer-mates only by
 # convention; the check enforces direction between layers.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("labels", "schemas", "config", "errors", "fs", "timing", "samples"),
+    ("labels", "schemas", "config", "errors", "fs", "timing", "samples", "words"),
     ("media", "models"),
     ("vision", "audio", "sync"),
     ("fusion", "identity"),

@@ -50,7 +50,7 @@ def test_analyze_returns_results_in_the_cache_folder(analysed):
     assert v.loc["broken.mp4", "status"] == "failed" and "\n" not in v.loc["broken.mp4", "error"]
     assert list(res.videos().columns[:2]) == ["video_id", "file"]
     assert lines[0].startswith("Found 3 videos") and any(x.startswith("FAILED") for x in lines)
-    assert "3 video(s): 1 failed, 2 ok" in repr(res)
+    assert "3 videos: 1 failed, 2 ok" in repr(res)
 
 
 def test_timelines_by_file_name_with_expert_labels(analysed):
@@ -188,7 +188,7 @@ def test_readme_from_python_runs(analysed, monkeypatch, capsys):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
     out = capsys.readouterr().out
-    assert scope["res"].path == res.path and "3 video(s)" in out
+    assert scope["res"].path == res.path and "3 videos" in out
     assert "interview.mp4" in out and (d / "lanes.html").stat().st_size > 0
     assert len(scope["tl"]) == len(res.timelines(video="interview.mp4"))
     assert np.isin(scope["both"].v_emotion, LABELS).all()

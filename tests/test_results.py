@@ -23,13 +23,13 @@ def root(tmp_path):
 
 def test_tables_carry_the_file_name(root):
     res = Results(root)
-    assert repr(res) == f"Results({str(root)!r}: 2 video(s): 2 ok)"
+    assert repr(res) == f"Results({str(root)!r}: 2 videos: 2 ok)"
     for df in (res.videos(), res.timelines(), res.attributions()):
         assert list(df.columns[:2]) == ["video_id", "file"]
         assert set(zip(df.video_id, df.file)) <= {("id_a", "interview.mp4"), ("id_b", "lecture.mp4")}
     assert set(res.attributions().file) == {"interview.mp4"}
     one = res.video("lecture.mp4")
-    assert repr(one).endswith("1 video(s): 1 ok)") and set(one.timelines().video_id) == {"id_b"}
+    assert repr(one).endswith("1 video: 1 ok)") and set(one.timelines().video_id) == {"id_b"}
     assert list(res.timelines(video="id_a", face_ids=1, seconds=(1, 2)).second) == [1, 2]
     assert list(res.timelines(columns=["video_id", "second"]).columns) == ["video_id", "file", "second"]
 

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from emotion_batch.words import plural
 from emotion_batch.config import IDENTITY_MODES, RUNTIMES, ConfigError, RunConfig
 
 # Exit statuses of `run` (documented in its --help and the README).
@@ -64,16 +65,17 @@ def print_summary(summary, out: str, echo=click.echo, log_path: str | None = Non
     ok = [r for r in summary.rows if r.ok]
     n_ok = getattr(summary, "n_ok", len(ok))  # the Ray summary keeps only the first ok rows
     echo("")
-    others = "".join(f", {n} {what}" for n, what in ((len(summary.duplicates), "duplicate(s)"),
-                                                    (summary.busy, "left to another run")) if n)
-    echo(f"Analysed {n_ok} video(s), {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
+    others = [plural(len(summary.duplicates), "duplicate")] if summary.duplicates else []
+    others += [f"{summary.busy} left to another run"] if summary.busy else []
+    others = "".join(f", {o}" for o in others)
+    echo(f"Analysed {plural(n_ok, 'video')}, {summary.video_seconds:.1f} video-seconds in {summary.wall_s:.1f} s"
          f" ({summary.video_seconds / max(summary.wall_s, 1e-9):.2f}x real time); "
          f"{summary.skipped} already done, {len(summary.failed)} failed{others}.")
     totals = summary.stage_totals()
     if any(totals.values()):
         echo("Stage seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items() if v))
     for r in ok[:20]:
-        echo(f"  ok      {r.path}  ({r.duration_s:.1f} s, {r.faces_found} face track(s))")
+        echo(f"  ok      {r.path}  ({r.duration_s:.1f} s, {plural(r.faces_found, 'face track')})")
     if n_ok > 20:
         echo(f"  ... and {n_ok - 20} more")
     for r in summary.failed:
@@ -230,7 +232,7 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
         store.remove_stale_temps(keep=Claims(store.fs, store.root).live_ids())  # not a live run's
     except OSError as e:
         raise write_failure(e, out) from None
-    echo(f"Found {_videos(len(paths))} under {input_path}")
+    echo(f"Found {plural(len(paths), 'video')} under {input_path}")
     log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), input_path, out, engine,
              config.to_dict())
     if _nothing_to_do(paths, store, config, force):
@@ -265,10 +267,6 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
 
 
 NOTHING_TO_DO = object()  # _analyse's answer when every input was already finished
-
-
-def _videos(n: int) -> str:
-    return f"{n} video{'' if n == 1 else 's'}"
 
 
 def _nothing_to_do(paths, store, config: RunConfig, force: bool) -> bool:

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from emotion_batch.words import plural
+
 
 @click.command()
 @click.option("--into", default="samples", show_default=True, type=click.Path(file_okay=False, path_type=Path))
@@ -20,4 +22,4 @@ def samples(into: Path, wheel: Path | None) -> None:
         raise click.ClickException(str(e)) from None
     for v in videos:
         click.echo(f"  {v}  ({v.stat().st_size / 1e6:.1f} MB)")
-    click.echo(f"{len(videos)} sample video(s) in {into}")
+    click.echo(f"{plural(len(videos), 'sample video')} in {into}")

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 
 import ray
 
+from emotion_batch.words import plural
 from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
 from emotion_batch.models.fusion_params import load_fusion_params
@@ -175,7 +176,7 @@ def size_actors(
         have = {k: totals.get(k, 0) for k in need}
         short = f"each actor needs {need}, the cluster has {have}"
         if fixed_cluster:
-            raise ConfigError(f"the cluster has no room for {max(1, min_actors)} actor(s): {short}")
+            raise ConfigError(f"the cluster has no room for {plural(max(1, min_actors), 'analysis worker')}: {short}")
         echo(f"note: no room for an actor now ({short}); waiting for nodes to join")
     top = max_actors if max_actors is not None else math.inf
     initial = max(min_actors, min(fits, top, n_paths))
@@ -383,7 +384,7 @@ def run_ray(
                     stop_pipeline(rows)
             prog.settle(lambda awaited: settle_undelivered(store, awaited, config, spec.model_version))
         if prog.retries:
-            echo(f"{prog.retries} unit(s) were retried after their worker was lost or timed out")
+            echo(f"{plural(prog.retries, 'video or part', 'videos or parts')} analysed again after a worker was lost or timed out")
     finally:
         if coordinator is not None:
             ray.kill(coordinator, no_restart=True)

@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from emotion_batch.words import plural
+
 
 @dataclass
 class Attempt:
@@ -172,9 +174,9 @@ class Ledger:
         failures = rec.deaths + rec.timeouts
         if failures > self.max_retries:
             if prev is not None and prev.timed_out:
-                error = f"timed out after {self.unit_timeout_s:g} s ({rec.timeouts} attempt(s)) while {label}"
+                error = f"timed out after {self.unit_timeout_s:g} s ({plural(rec.timeouts, 'attempt')}) while {label}"
             else:
-                error = f"worker lost {rec.deaths} time(s) while {label}"
+                error = f"worker lost {plural(rec.deaths, 'time')} while {label}"
             return Verdict("fail", attempt=rec.starts + 1, error=error)
         rec.starts += 1
         if rec.starts > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from emotion_batch.words import plural
 from emotion_batch.config import RunConfig
 from emotion_batch.identity.collection import IdentitySummary, assign_persons
 from emotion_batch.run.output import write_failure
@@ -28,6 +29,6 @@ def give_persons(out: str, config: RunConfig, echo=print) -> IdentitySummary | N
     if s.videos:
         where = "in the results" if config.identity == "collection" else "in those videos"
         new = f", {s.new} new" if config.identity == "collection" else ""
-        echo(f"persons: {s.videos} video(s) matched; {s.persons} person(s) {where}{new}")
+        echo(f"persons: {plural(s.videos, 'video')} matched; {plural(s.persons, 'person')} {where}{new}")
     log.info("identity step: %s", s)
     return s

@@ -81,7 +81,7 @@ def test_ray_job_submit_analyses_two_videos(head, tmp_path):
     text = r.stdout + r.stderr
     assert r.returncode == 0, text
     assert "succeeded" in text.lower(), text
-    assert "Analysed 2 video(s)" in text, text
+    assert "Analysed 2 videos" in text, text
     store = ResultStore(str(out))
     rows = [store.read("videos", v).to_pylist()[0] for v in store.video_ids()]
     assert sorted(r["path"] for r in rows) == sorted(videos)

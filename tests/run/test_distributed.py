@@ -335,7 +335,7 @@ def test_a_unit_past_the_timeout_is_retried_then_failed(cluster, tiny, tmp_path)
     summary, msgs = run([tiny[0]], tmp_path / "out", actors=1, unit_timeout_s=2, max_retries=1,
                         hook=StallOn(tiny[0].name))
     assert statuses(summary) == ["failed"]
-    assert summary.rows[0].error.startswith("timed out after 2 s (2 attempt(s)) while analysing ")
+    assert summary.rows[0].error.startswith("timed out after 2 s (2 attempts) while analysing ")
     assert sum(m.startswith("timed out after 2 s while analysing") for m in msgs) == 2
     assert len(actors_by_node(msgs)) >= 2  # the actor was restarted
     assert_no_duplicates(tmp_path / "out", 1)
@@ -351,7 +351,7 @@ def test_a_video_that_kills_its_actor_fails_and_the_run_goes_on(cluster, tiny, t
     by_path = {r.path: r for r in summary.rows}
     assert set(by_path) == {str(p) for p in paths}, msgs
     assert by_path[str(poison)].status == "failed"
-    assert by_path[str(poison)].error == f"worker lost 1 time(s) while analysing {poison}"
+    assert by_path[str(poison)].error == f"worker lost 1 time while analysing {poison}"
     assert [by_path[str(p)].status for p in paths[1:]] == ["ok", "ok"]
     assert_no_duplicates(tmp_path / "out", 3)
 

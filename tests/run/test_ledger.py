@@ -20,7 +20,7 @@ def test_a_unit_that_kills_its_worker_alone_fails_after_max_retries():
         # no end(): the worker died
     v = led.begin("v1", "analysing /a.mp4", "w4", shared=False)
     assert v.action == "fail"
-    assert v.error == "worker lost 3 time(s) while analysing /a.mp4"
+    assert v.error == "worker lost 3 times while analysing /a.mp4"
     assert led.retries == 2
 
 
@@ -53,7 +53,7 @@ def test_a_unit_waiting_for_its_turn_alone_is_not_charged_for_the_unit_that_held
     led.alone("poison")  # it runs; `good` waits for it in the same actor
     # w2 died: the poison is charged and failed; `good` is not charged and runs again, alone
     v = led.begin("poison", "analysing /poison.mp4", "w3", shared=True)
-    assert (v.action, v.error) == ("fail", "worker lost 1 time(s) while analysing /poison.mp4")
+    assert (v.action, v.error) == ("fail", "worker lost 1 time while analysing /poison.mp4")
     v = led.begin("good", "analysing /good.mp4", "w3", shared=True)
     assert (v.action, v.alone) == ("run", True)
     assert led.units["good"].deaths == 0
@@ -101,7 +101,7 @@ def test_timeouts_count_and_a_neighbour_killed_with_it_is_forgiven():
     led.timed_out("slow", others=[])
     v = led.begin("slow", "analysing /slow.mp4", "w3", shared=True)
     assert v.action == "fail"
-    assert v.error.startswith("timed out after 5 s (2 attempt(s)) while analysing /slow.mp4")
+    assert v.error.startswith("timed out after 5 s (2 attempts) while analysing /slow.mp4")
     assert any("timed out after 5 s" in m for m in led.snapshot()["messages"])
 
 

@@ -25,7 +25,7 @@ def test_same_man_in_three_videos_is_one_person_and_ids_stay(tmp_path):
     first = [str(SAMPLE_VIDEOS / n) for n in ("single_face.mp4", "face_noface.mov")]
     lines = []
     run_local(first, ResultStore(out), cfg, progress=False, echo=lines.append)
-    assert any(line.startswith("persons: 2 video(s) matched; 1 person(s)") for line in lines)
+    assert any(line.startswith("persons: 2 videos matched; 1 person") for line in lines)
     before = _persons_by_video(out)
     assert before == {"single_face.mp4": {0}, "face_noface.mov": {0}}
 
