@@ -197,6 +197,9 @@ def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool
     try:
         check_output(out)  # before anything is analysed or written
         with RunLog(out) as run_log, native_output_to(run_log.path), ctrl_c_interrupts():
+            from emotion_batch.cli.supervise import note
+
+            note(log=run_log.path)
             try:
                 summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
                                    cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
@@ -307,8 +310,20 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
            write fails midway), Ray or the analysis actors cannot start
       130  interrupted (Ctrl-C, SIGINT); finished videos are kept
       143  stopped by SIGTERM (Slurm, Kubernetes): the same clean stop as
-           Ctrl-C (claims released, no half files, Ray processes ended)"""
+           Ctrl-C (claims released, no half files, Ray processes ended)
+    A Ray run whose own Ray node is lost (its process ended from outside)
+    also stops with one line, the log path and status 2."""
+    from emotion_batch.cli import supervise
+
     config = build_config(**kw)
-    sys.exit(execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
-                     gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
-                     unit_timeout_s))
+    if supervise.wanted(engine):  # the driver's Ray node may end its process: watched from here
+        sys.exit(supervise.run_child(out))
+    try:
+        code = execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
+                       gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
+                       unit_timeout_s)
+    except click.ClickException as e:
+        supervise.note(status=e.exit_code)
+        raise
+    supervise.note(status=code)
+    sys.exit(code)

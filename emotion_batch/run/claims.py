@@ -182,6 +182,20 @@ class Claims:
                 if c is not None and c.run_id == self.me.run_id:
                     drop_claim(self.fs, self.root, vid)
 
+    def release_abandoned(self) -> int:
+        """Drop every claim whose run is no longer live (a driver that was ended from
+        outside); returns how many. The next run would take them over anyway."""
+        n = 0
+        sel = pafs.FileSelector(f"{self.root}/{CLAIM_DIR}", allow_not_found=True)
+        for info in self.fs.get_file_info(sel):
+            if info.path.endswith(".claim"):
+                vid = os.path.basename(info.path)[: -len(".claim")]
+                c = self.read(vid)
+                if c is not None and c.pid >= 0 and not self.is_live(c):
+                    drop_claim(self.fs, self.root, vid)
+                    n += 1
+        return n
+
     def _create(self, video_id: str) -> bool:
         """Create the claim file if it does not exist; False if it does."""
         path = claim_path(self.root, video_id)

@@ -91,3 +91,44 @@ def test_current_rows_fifo_and_full_disk_under_ray(tmp_path):
     assert len(details) == 1 and "No space left" in open(details[0]).read()
     assert len(text.splitlines()) < 15, text
     assert os.listdir(out / "claims") == []
+
+
+def test_losing_the_drivers_ray_node_is_one_line_and_the_log_path(tmp_path):
+    """Ray's core worker ends the driver's process when its node's raylet dies: the watching
+    parent (cli/supervise.py) says so in one line with the log path, drops the claims and
+    exits 2. Ray's own lines about the lost node still reach the console before it."""
+    import psutil
+
+    from ray_helpers import wait_for
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for i in range(3):
+        make_video(inbox / f"v{i}.mp4", seconds=8.0 + i, fps=10, size=(160, 120))
+    out = tmp_path / "res"
+    cmd = [sys.executable, str(REPO / "cli.py"), "run", str(inbox), "--out", str(out), "--actors", "1",
+           "--cpus-per-actor", "1", "--device", "cpu", "--explain", "none", "--fps", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env_with(PYTHONPATH=str(REPO), HOME=str(tmp_path / "home")),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    started: set[int] = set()
+    try:
+        wait_for(lambda: proc.poll() is not None or any((out / "claims").glob("*.claim")), 300, "a claimed video")
+        assert proc.poll() is None, proc.stdout.read().decode()
+        wait_for(lambda: any(psutil.Process(p).name() == "raylet" for p in descendants(proc.pid)
+                             if psutil.pid_exists(p)), 120, "the raylet")
+        started = descendants(proc.pid)
+        for p in started:
+            if psutil.pid_exists(p) and psutil.Process(p).name() == "raylet":
+                os.kill(p, 9)
+        text = proc.communicate(timeout=300)[0].decode()
+    finally:
+        started |= descendants(proc.pid)
+        if proc.poll() is None:
+            stop_pids([proc.pid])
+        stop_pids(started)
+    assert proc.returncode == 2, text
+    errors = [ln for ln in text.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: the run stopped: its process ended before it finished"), text
+    log = [ln.split("details: ", 1)[1] for ln in text.splitlines() if ln.startswith("details: ")]
+    assert len(log) == 1 and os.path.isfile(log[0]), text
+    assert os.listdir(out / "claims") == []
