@@ -60,6 +60,14 @@ def write_tracks(fs: pafs.FileSystem, root: str, video_id: str, tracks: pa.Table
     _put(fs, f"{root}/{TRACKS}/{video_id}.parquet", tracks.select(TRACK_SCHEMA.names).cast(TRACK_SCHEMA))
 
 
+def drop_tracks(fs: pafs.FileSystem, root: str, video_id: str) -> None:
+    """Remove a video's tracks file if there is one (its video was analysed again without identity)."""
+    try:
+        fs.delete_file(f"{root}/{TRACKS}/{video_id}.parquet")
+    except FileNotFoundError:
+        pass
+
+
 def _files(fs: pafs.FileSystem, root: str) -> list[str]:
     sel = pafs.FileSelector(f"{root}/{TRACKS}", allow_not_found=True)
     return sorted(i.path for i in fs.get_file_info(sel)
