@@ -1,7 +1,6 @@
 """Shot cuts: colour-histogram distance between analysed frames."""
 
 import numpy as np
-import pytest
 
 from emotion_batch.vision.cuts import CUT_DISTANCE, ShotCuts, colour_histogram
 from emotion_batch.vision.track import IoUTracker
