@@ -38,6 +38,7 @@ class RunConfig:
     track_iou: float = 0.3  # IoU needed to continue a track
     track_max_gap_s: float = 1.0  # a track unseen for longer than this ends ...
     track_max_gap_frames: int = 2  # ... and for more than this many analysed frames (vision/track.py)
+    shot_cut: float = 0.4  # colour-histogram distance that ends every track at a shot cut (vision/cuts.py; 0 = off)
     audio_window_s: float = 2.0  # audio context centred on each second
     max_av_shift_s: float = 1.0  # DTW band: largest A/V offset searched
     explain: str = "sample"  # all | sample | none
@@ -62,6 +63,8 @@ class RunConfig:
             raise ConfigError(f"min_face_score must be in [0, 1], got {self.min_face_score}")
         if not 0.0 < self.track_iou < 1.0:
             raise ConfigError(f"track_iou must be in (0, 1), got {self.track_iou}")
+        if not 0.0 <= self.shot_cut <= 1.0:
+            raise ConfigError(f"shot_cut must be in [0, 1] (0 = off), got {self.shot_cut}")
         if self.track_max_gap_frames < 0:
             raise ConfigError(f"track_max_gap_frames must be >= 0, got {self.track_max_gap_frames}")
         if self.audio_window_s <= 0:

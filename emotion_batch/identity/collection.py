@@ -60,6 +60,14 @@ def write_tracks(fs: pafs.FileSystem, root: str, video_id: str, tracks: pa.Table
     _put(fs, f"{root}/{TRACKS}/{video_id}.parquet", tracks.select(TRACK_SCHEMA.names).cast(TRACK_SCHEMA))
 
 
+def drop_tracks(fs: pafs.FileSystem, root: str, video_id: str) -> None:
+    """Remove a video's tracks file if there is one (its video was analysed again without identity)."""
+    try:
+        fs.delete_file(f"{root}/{TRACKS}/{video_id}.parquet")
+    except FileNotFoundError:
+        pass
+
+
 def _files(fs: pafs.FileSystem, root: str) -> list[str]:
     sel = pafs.FileSelector(f"{root}/{TRACKS}", allow_not_found=True)
     return sorted(i.path for i in fs.get_file_info(sel)
@@ -206,26 +214,29 @@ _STAT_COLUMNS = ["video_id", "face_id", "person_id", "seconds", "quality", "crop
 
 
 def _persons_table(fs: pafs.FileSystem, files: list[str], persons: _Persons) -> pa.Table:
-    """One row per person: statistics from every tracks file (small columns only), the
-    centroid and the first/last seen times from the step's state."""
+    """One row per person: statistics from every tracks file (small columns only, aggregated
+    in Arrow), the centroid and the first/last seen times from the step's state."""
     parts = [_read(fs, p, _STAT_COLUMNS) for p in files]
-    t = pa.concat_tables(parts) if parts else pa.table({c: [] for c in _STAT_COLUMNS})
-    t = t.filter(pc.is_valid(t["person_id"])) if t.num_rows else t
-    stats: dict[int, dict] = {}
-    for r in t.to_pylist():  # one row per track: fine for 100,000s of tracks
-        s = stats.setdefault(int(r["person_id"]), {"videos": set(), "n_tracks": 0, "seconds": 0, "best": None})
-        s["videos"].add(r["video_id"])
-        s["n_tracks"] += 1
-        s["seconds"] += r["seconds"] or 0
-        if r["quality"] is not None and (s["best"] is None or r["quality"] > s["best"]["quality"]):
-            s["best"] = r
+    t = pa.concat_tables(parts) if parts else TRACK_SCHEMA.empty_table().select(_STAT_COLUMNS)
+    t = t.filter(pc.is_valid(t["person_id"]))
+    # best crop first within each person, then Arrow's ordered "first" per group
+    t = t.sort_by([("person_id", "ascending"), ("quality", "descending")])
+    t = t.append_column("row", pa.array(np.arange(t.num_rows), pa.int64()))
+    agg = t.group_by("person_id", use_threads=False).aggregate([
+        ("video_id", "distinct"), ("face_id", "count"), ("seconds", "sum"), ("row", "first")])
+    best = t.take(agg["row_first"])
+    stats = {pid: i for i, pid in enumerate(agg["person_id"].to_pylist())}
+    cols = {c: agg[c].to_pylist() for c in agg.column_names}
+    cols.update({f"{c}_first": best[c].to_pylist() for c in ("video_id", "face_id", "crop_t", "crop_box")})
     rows = []
     for i, pid in enumerate(persons.ids.tolist()):
-        s = stats.get(pid, {"videos": set(), "n_tracks": 0, "seconds": 0, "best": None})
-        b = s["best"] or {}
-        rows.append({"person_id": pid, "n_videos": len(s["videos"]), "videos": sorted(s["videos"]),
-                     "n_tracks": s["n_tracks"], "seconds": s["seconds"], "first_seen": persons.first.get(pid),
-                     "last_seen": persons.last.get(pid), "crop_video_id": b.get("video_id"),
-                     "crop_face_id": b.get("face_id"), "crop_t": b.get("crop_t"), "crop_box": b.get("crop_box"),
+        k = stats.get(pid)
+        get = (lambda c, default=None: default if k is None else cols[c][k])  # noqa: E731
+        videos = sorted(get("video_id_distinct", []))
+        rows.append({"person_id": pid, "n_videos": len(videos), "videos": videos,
+                     "n_tracks": get("face_id_count", 0), "seconds": get("seconds_sum", 0) or 0,
+                     "first_seen": persons.first.get(pid), "last_seen": persons.last.get(pid),
+                     "crop_video_id": get("video_id_first"), "crop_face_id": get("face_id_first"),
+                     "crop_t": get("crop_t_first"), "crop_box": get("crop_box_first"),
                      "centroid": persons.cent[i].tolist(), "n_embeddings": int(persons.count[i])})
     return pa.Table.from_pylist(rows, schema=PERSON_SCHEMA)

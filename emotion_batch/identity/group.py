@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+MAX_LINKAGE = 2000  # tracks clustered at once; a video with more is taken in blocks of this many
 SAME_PERSON_SIM = 0.92  # cosine similarity, chosen on labelled faces (docs/identity.md)
 BLOCK = 4096
 
@@ -52,6 +53,8 @@ def group_video(embeddings: np.ndarray, spans: np.ndarray, *, threshold: float =
         return np.zeros(0, np.int32)
     if n == 1:
         return np.zeros(1, np.int32)
+    if n > MAX_LINKAGE:
+        return _group_in_blocks(embeddings, spans, threshold)
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
@@ -74,3 +77,27 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     out = np.zeros((k, embeddings.shape[1] if embeddings.ndim == 2 else 0), np.float32)
     np.add.at(out, labels, embeddings)
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def _group_in_blocks(embeddings: np.ndarray, spans: np.ndarray, threshold: float) -> np.ndarray:
+    """A video with more than MAX_LINKAGE tracks (memory stays at MAX_LINKAGE^2): complete
+    linkage per block of consecutive tracks, then each block's persons join the video's persons
+    so far by centroid (best first, one to one, within the threshold) or start new ones."""
+    labels = np.zeros(len(embeddings), np.int32)
+    known = np.zeros((0, embeddings.shape[1]), np.float32)
+    for start in range(0, len(embeddings), MAX_LINKAGE):
+        part = slice(start, start + MAX_LINKAGE)
+        local = group_video(embeddings[part], spans[part], threshold=threshold)
+        cent = centroids(embeddings[part], local)
+        best, sim = nearest(cent, known)
+        glob = np.full(len(cent), -1, np.int64)
+        taken: set[int] = set()
+        for k in np.argsort(-sim):
+            if sim[k] >= threshold and int(best[k]) not in taken:
+                glob[k] = best[k]
+                taken.add(int(best[k]))
+        new = np.flatnonzero(glob < 0)
+        glob[new] = len(known) + np.arange(len(new))
+        known = np.vstack([known, cent[new]])
+        labels[part] = glob[local]
+    return labels

@@ -58,6 +58,7 @@ from emotion_batch.schemas import STAGES
 from emotion_batch.sync import SPEAKING_AT_ZERO, SyncAnalysis, SyncResult, analyze_sync
 from emotion_batch.timing import StageTimer
 from emotion_batch.vision.align import align_faces_batch, to_model_input
+from emotion_batch.vision.cuts import ShotCuts
 from emotion_batch.vision.detect import FaceDetector, FrameFaces
 from emotion_batch.vision.keyframes import KeyframePolicy
 from emotion_batch.vision.mouths import TrackLog
@@ -105,6 +106,7 @@ class _VideoState:
     mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
     keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))  # set per video
     identity: TrackCrops | None = None  # face-recognition chips per track (identity/collect.py); None: off
+    cuts: ShotCuts | None = None  # shot cuts end every track (vision/cuts.py); None: off
 
 
 class VideoAnalyzer:
@@ -165,7 +167,8 @@ class VideoAnalyzer:
         tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
                              max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
         state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s),
-                            identity=TrackCrops(shared_embedder()) if c.identity != "off" else None)
+                            identity=TrackCrops(shared_embedder()) if c.identity != "off" else None,
+                            cuts=ShotCuts(c.shot_cut) if c.shot_cut > 0 else None)
         decoded = DecodeReport()
         for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
             self._report("frames", chunk)
@@ -229,13 +232,19 @@ class VideoAnalyzer:
         policy, tracker = state.keyframes, state.tracker
         faces, ids = [], []
         i, n = 0, len(chunk.times)
+        cut = [state.cuts is not None and state.cuts.is_cut(f) for f in chunk.frames]
         while i < n:
+            if cut[i]:  # a new shot: no track continues, and full detection finds its faces
+                tracker.end_all()
+                policy.refined(agrees=False)
             j = i
             while j < n and policy.is_key(float(chunk.times[j]), step) and (j == i or policy.interval_s <= 0):
                 j += 1
             if j > i:  # full detection of frames i..j-1 (one frame unless the policy is off)
                 for k, f in enumerate(self.detector.detect(chunk.frames[i:j])):
                     t = float(chunk.times[i + k])
+                    if k and cut[i + k]:
+                        tracker.end_all()
                     live, known = tracker.live_count(t), tracker.next_id
                     faces.append(f)
                     ids.append(tracker.update(t, f.boxes))

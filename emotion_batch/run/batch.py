@@ -17,7 +17,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
-from emotion_batch.identity.collection import write_tracks
+from emotion_batch.identity.collection import drop_tracks, write_tracks
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.bar import set_progress, status_text, videos_bar
 from emotion_batch.run.claims import drop_claim
@@ -47,6 +47,8 @@ def record_result(
                 store.write("attributions", result.video_id, result.attributions, model_version)
             if result.tracks is not None:  # identity (issue 24): persons are given after the run's units
                 write_tracks(store.fs, store.root, result.video_id, result.tracks)
+            else:  # --identity off: no person of an earlier analysis may stay joined to these rows
+                drop_tracks(store.fs, store.root, result.video_id)
         result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t0
         row = ManifestRow.from_result(result, item.size_bytes if item else None, item.info if item else None,
                                       config, model_version, device, started_at)

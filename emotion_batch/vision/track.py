@@ -91,6 +91,10 @@ class IoUTracker:
         gap = self.gap_s
         return [tr for tr in self.tracks if t - tr.last_t <= gap]
 
+    def end_all(self) -> None:
+        """A new shot begins: no track continues into it (ids go on counting)."""
+        self.tracks = []
+
     def live_ids(self, t: float) -> set[int]:
         """The ids of the tracks still live at time t."""
         return {tr.face_id for tr in self._live(t)}

@@ -51,3 +51,16 @@ def test_centroids_are_unit_means():
     emb = np.array([[1, 0], [0, 1], [1, 0]], np.float32)
     c = centroids(emb, np.array([0, 0, 1]))
     np.testing.assert_allclose(c, [[0.70710677, 0.70710677], [1, 0]], atol=1e-6)
+
+
+def test_a_video_with_more_tracks_than_one_linkage_takes_is_grouped_in_blocks(monkeypatch):
+    from emotion_batch.identity import group
+
+    monkeypatch.setattr(group, "MAX_LINKAGE", 4)
+    rng = np.random.default_rng(3)
+    people = _unit(rng.normal(size=(3, 32)))
+    who = [0, 1, 2, 0, 1, 0, 2, 2, 1, 0]
+    emb = _unit(people[who] + 0.03 * rng.normal(size=(len(who), 32)))
+    spans = np.stack([np.arange(10) * 2.0, np.arange(10) * 2.0 + 1], 1)
+    labels = group.group_video(emb, spans, threshold=0.9)
+    assert labels.tolist() == [0, 1, 2, 0, 1, 0, 2, 2, 1, 0]

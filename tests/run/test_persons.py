@@ -41,10 +41,16 @@ def test_same_man_in_three_videos_is_one_person_and_ids_stay(tmp_path):
 
 
 @pytest.mark.shared
-def test_identity_off_writes_no_tracks(tmp_path):
-    cfg = RunConfig(fps=1.0, explain="none", device="cpu", identity="off")
+def test_identity_off_writes_no_tracks_and_drops_earlier_ones(tmp_path):
     out = tmp_path / "out"
-    run_local([str(SAMPLE_VIDEOS / "single_face.mp4")], ResultStore(str(out)), cfg, progress=False, echo=lambda s: None)
+    video = [str(SAMPLE_VIDEOS / "single_face.mp4")]
+    cfg = RunConfig(fps=1.0, explain="none", device="cpu", identity="off")
+    run_local(video, ResultStore(str(out)), cfg, progress=False, echo=lambda s: None)
     assert not (out / "tracks").exists() and not (out / "persons").exists()
+    run_local(video, ResultStore(str(out)), RunConfig(fps=1.0, explain="none", device="cpu", identity="video"),
+              progress=False, echo=lambda s: None)
+    assert len(list((out / "tracks").glob("*.parquet"))) == 1 and not (out / "persons").exists()
+    run_local(video, ResultStore(str(out)), cfg, progress=False, echo=lambda s: None)  # off again: hash differs
+    assert not list((out / "tracks").glob("*.parquet"))
     t = run_sql(str(out), "SELECT count(*) n, count(person_id) k FROM timelines WHERE face_id >= 0")
     assert t["n"][0].as_py() > 0 and t["k"][0].as_py() == 0
