@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ def sample_indices(starts: np.ndarray, fps: float, t0: float, t1: float) -> np.n
 
 def iter_frames(
     path: str, fps: float, chunk_frames: int = 32, start_s: float = 0.0, end_s: float | None = None,
-    report: DecodeReport | None = None,
+    report: DecodeReport | None = None, *, tap: Callable[[float, object], None] | None = None,
 ) -> Iterator[FrameChunk]:
     """Frames sampled at `fps` in [start_s, end_s), `chunk_frames` at a time, upright.
 
@@ -50,6 +50,10 @@ def iter_frames(
     A cut or damaged stream is not an error: decoding skips packets the decoder rejects and
     stops where the data ends, yielding what it holds; `report` (a `DecodeReport`) records how
     far it got, for the caller's warning.
+
+    `tap(t, frame)` sees every decoded frame (PyAV `VideoFrame`, not turned upright) starting in
+    [start_s, end_s), analysed or not, before the chunk holding it is yielded: A/V sync's mouth
+    motion comes from this same decode (`sync.stream.MotionStream`).
 
     Decoded with PyAV, one frame at a time: decord's reader pushes packets to its decoder
     thread without waiting for frames to come out, so the frames it decodes ahead pile up in
@@ -78,6 +82,8 @@ def iter_frames(
             report.reached_s = t + (frame.duration or 0) * tb
             if t >= stop:
                 break
+            if tap is not None and t >= max(0.0, start_s):
+                tap(t, frame)
             if t < 0 or t < start_s + k / fps - 1e-6:
                 continue
             times.append(t)

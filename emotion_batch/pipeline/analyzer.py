@@ -55,7 +55,7 @@ from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.pipeline.version import model_version
 from emotion_batch.models.runtime import Runtime
 from emotion_batch.schemas import STAGES
-from emotion_batch.sync import SPEAKING_AT_ZERO, SyncAnalysis, SyncResult, analyze_sync
+from emotion_batch.sync import SPEAKING_AT_ZERO, MotionStream, SyncAnalysis, SyncResult, analyze_sync
 from emotion_batch.timing import StageTimer
 from emotion_batch.vision.align import align_faces_batch, to_model_input
 from emotion_batch.vision.cuts import ShotCuts
@@ -107,6 +107,7 @@ class _VideoState:
     keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))  # set per video
     identity: TrackCrops | None = None  # face-recognition chips per track (identity/collect.py); None: off
     cuts: ShotCuts | None = None  # shot cuts end every track (vision/cuts.py); None: off
+    motion: MotionStream | None = None  # mouth motion from this decode, when there is audio to sync with
 
 
 class VideoAnalyzer:
@@ -168,12 +169,16 @@ class VideoAnalyzer:
                              max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
         state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s),
                             identity=TrackCrops(shared_embedder()) if c.identity != "off" else None,
-                            cuts=ShotCuts(c.shot_cut) if c.shot_cut > 0 else None)
+                            cuts=ShotCuts(c.shot_cut) if c.shot_cut > 0 else None,
+                            motion=MotionStream(info, start_s) if info.has_video and info.has_audio else None)
         decoded = DecodeReport()
-        for chunk in self._frames(info, start_s, end, timer, decoded) if info.has_video else ():
+        for chunk in self._frames(info, start_s, end, timer, decoded, state.motion) if info.has_video else ():
             self._report("frames", chunk)
             with timer("detect"):
                 faces = self._detect(chunk, state)
+            if state.motion is not None:
+                with timer("sync"):
+                    state.motion.advance(state.mouths, float(chunk.times[-1]))
             self._report("faces", faces, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
             aligned = self._align(chunk, faces, timer)
             if aligned is not None:
@@ -185,7 +190,7 @@ class VideoAnalyzer:
                                              tracker.live_ids(float(chunk.times[-1])))
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
         with timer("sync"):
-            sync = (self._sync(info, state.mouths, start_s, end) if info.has_video
+            sync = (self._sync(info, state, start_s, end) if info.has_video
                     else SyncAnalysis(SyncResult.container("no video stream"), {}, []))
         self._report("sync", sync)
         with timer("audio"):
@@ -209,10 +214,12 @@ class VideoAnalyzer:
     # ------------------------------------------------------------------ stages
 
     def _frames(self, info: MediaInfo, start_s: float, end_s: float, timer: StageTimer,
-                report: DecodeReport) -> Iterator[FrameChunk]:
-        """Decoded frames at the analysis rate, in chunks bounded by count and pixels."""
+                report: DecodeReport, motion: MotionStream | None) -> Iterator[FrameChunk]:
+        """Decoded frames at the analysis rate, in chunks bounded by count and pixels; every
+        decoded frame also goes to `motion` (sync's mouth motion: one decode per video)."""
         chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
-        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report)
+        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report,
+                             tap=motion.frame if motion is not None else None)
         n = 0
         while True:
             with timer("decode"):
@@ -287,13 +294,15 @@ class VideoAnalyzer:
                 state.crops.add(float(t), fid, f.scores, aligned.crops[k : k + n])
             k += n
 
-    def _sync(self, info: MediaInfo, mouths: TrackLog, start_s: float, end_s: float) -> SyncAnalysis:
+    def _sync(self, info: MediaInfo, state: _VideoState, start_s: float, end_s: float) -> SyncAnalysis:
         """A/V offset by DTW of mouth motion against the audio, and a speaking score for every
-        (face, second), tracks seen once included (see sync/)."""
-        if not info.has_audio:
+        (face, second), tracks seen once included (see sync/); the mouth motion was measured
+        during the decode (`state.motion`), so no frame is decoded again."""
+        if not info.has_audio or state.motion is None:
             return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
-        return analyze_sync(info, mouths.tracks(min_obs=1), None, max_shift_s=self.config.max_av_shift_s,
-                            duration_s=end_s, start_s=start_s)
+        motion = state.motion.finish(state.mouths)
+        return analyze_sync(info, state.mouths.tracks(min_obs=1), None, max_shift_s=self.config.max_av_shift_s,
+                            duration_s=end_s, start_s=start_s, motion=motion)
 
     def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
         """Speech fraction and audio-expert reading of every second, at the aligned audio time."""

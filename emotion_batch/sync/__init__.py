@@ -5,6 +5,7 @@ and per-second speaking scores of each face track.
     offset    SyncResult; the offset (+ drift) of one video's signals by DTW
     speakers  per-second speaking scores of each face (and the rule for unmeasurable seconds)
     analyse   the stage: pass 1 (windows, signals, offset), pass 2 (scores for every face-second)
+    stream    mouth motion measured from the analysis' own decode (no second decode)
 """
 
 from emotion_batch.sync.analyse import (
@@ -22,6 +23,7 @@ from emotion_batch.sync.signals import (
     RATE_HZ,
     AudioEnvelope,
     MotionAccumulator,
+    MotionSamples,
     audio_signal,
     interpolate_boxes,
     mouth_signal,
@@ -30,10 +32,11 @@ from emotion_batch.sync.signals import (
     uniform_grid,
 )
 from emotion_batch.sync.speakers import SPEAKING_WINDOW_S, fill_scores, speaker_scores
+from emotion_batch.sync.stream import MotionStream
 
 __all__ = [
     "RATE_HZ", "SPEAKING_AT_OFFSET", "SPEAKING_AT_ZERO", "SPEAKING_WINDOW_S", "face_seconds", "fill_scores",
-    "speaking_windows", "AudioEnvelope", "MotionAccumulator", "SegmentLag", "SignalPiece", "SyncAnalysis", "SyncResult",
+    "speaking_windows", "AudioEnvelope", "MotionAccumulator", "MotionSamples", "MotionStream", "SegmentLag", "SignalPiece", "SyncAnalysis", "SyncResult",
     "WindowSignals", "analyze_sync", "audio_signal", "choose_windows", "estimate_offset", "estimate_offset_pieces",
     "interpolate_boxes", "mouth_signal", "resample_samples", "speaker_scores", "speech_band", "uniform_grid",
 ]

@@ -2,7 +2,11 @@
 offset of the best-matching face and every face's per-second speaking scores.
 
 `analyze_sync` takes the probe's `MediaInfo` and the face tracks' mouth boxes
-(`vision.mouths.TrackLog.tracks()`), in two passes:
+(`vision.mouths.TrackLog.tracks()`), in two passes. The pipeline also hands it the mouth motion
+it measured while decoding for detection (`motion`, from `sync.stream.MotionStream`): then the
+windows below read their mouth signals from those samples and no frame is decoded again (one
+decode per video); only the windows' audio is read. Without `motion` (sync on its own), the
+windows' frames are decoded as described:
 
 Pass 1, the offset:
 
@@ -49,7 +53,7 @@ import numpy as np
 from emotion_batch.media import AudioClip, MediaInfo, read_audio
 from emotion_batch.media.windows import WindowReader
 from emotion_batch.sync.offset import SignalPiece, SyncResult, estimate_offset_pieces
-from emotion_batch.sync.signals import RATE_HZ, AudioEnvelope, MotionAccumulator, uniform_grid
+from emotion_batch.sync.signals import RATE_HZ, AudioEnvelope, MotionAccumulator, MotionSamples, uniform_grid
 from emotion_batch.sync.speakers import SPEAKING_WINDOW_S, fill_scores, speaker_scores
 from emotion_batch.timing import StageTimer
 
@@ -153,7 +157,7 @@ def speaking_windows(needed: Sequence[int] | np.ndarray, done: Sequence[tuple[fl
 def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None, max_shift_s: float = 1.0,
                  window_s: float = 20.0, max_windows: int | None = 8, segment_s: float = 10.0,
                  min_confidence: float = 0.3, duration_s: float | None = None, start_s: float = 0.0,
-                 speaking: bool = True) -> SyncAnalysis:
+                 speaking: bool = True, motion: MotionSamples | None = None) -> SyncAnalysis:
     """A/V offset of one video plus per-second speaking scores of its face tracks (module docstring).
 
     tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``);
@@ -162,7 +166,9 @@ def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None
     file (no audio stream -> container fallback). The time segment [start_s, duration_s) is
     analysed (default: up to just after the last track observation). speaking=False skips
     pass 2 (scores then only inside the pass-1 windows). Memory: one chunk of small frames plus
-    the 100 Hz signals of the pass-1 windows and of one pass-2 window.
+    the 100 Hz signals of the pass-1 windows and of one pass-2 window. motion: the tracks' mouth
+    motion measured during the analysis' own decode (`sync.stream.MotionStream`); then no video
+    is decoded here and the windows read their signals from it.
     """
     if audio is not None and len(audio.samples) == 0:
         audio = None
@@ -177,16 +183,18 @@ def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None
     reader = None
     try:
         with timer("sync"):
-            with timer("decode"):
-                reader = WindowReader(info, min(float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()))
+            if motion is None:
+                with timer("decode"):
+                    reader = WindowReader(info, min(float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()))
+            source = motion if motion is not None else reader
             windows = _place_windows(tracks, whole, start_s, end, window_s, max_windows)
-            signals = list(_signals(info, reader, tracks, windows, whole, max_shift_s + 0.2, timer, "decode"))
+            signals = list(_signals(info, source, tracks, windows, whole, max_shift_s + 0.2, timer, "decode"))
             best = _offset(tracks, signals, max_shift_s, segment_s, min_confidence)
             analysis = SyncAnalysis(best, _scores(tracks, signals, best), windows, speaking_at=_speaking_at(best))
             del signals
         if speaking:
             with timer("speaking"):
-                analysis = _speaking_everywhere(info, reader, tracks, analysis, whole, start_s, end, window_s,
+                analysis = _speaking_everywhere(info, source, tracks, analysis, whole, start_s, end, window_s,
                                                 max_shift_s + 0.2, timer)
     finally:
         if reader is not None:
@@ -222,15 +230,16 @@ def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, start_s: float, 
     return [(start_s + a, start_s + b) for a, b in choose_windows(span, cover, window_s, max_windows)]
 
 
-def _signals(info: MediaInfo, reader: WindowReader, tracks: Tracks, windows: Sequence[tuple[float, float]],
+def _signals(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Tracks, windows: Sequence[tuple[float, float]],
              whole: AudioEnvelope | None, pad: float, timer: StageTimer, stage: str) -> Iterator[WindowSignals]:
     """Decode each window (frames downscaled; its audio +- pad unless `whole` is given) into its
     signals, one window at a time (a generator: the caller decides what it keeps); windows
-    shorter than two grid steps are skipped. Decoding is timed under `stage`."""
+    shorter than two grid steps are skipped. Decoding is timed under `stage`. With `source` the
+    samples of the main decode, only the window's audio is read."""
     for w0, w1 in windows:
         # only the tracks seen near the window (boxes are interpolated over gaps <= 1 s)
         near = {fid: v for fid, v in tracks.items() if v[0][0] <= w1 + 1.0 and v[0][-1] >= w0 - 1.0}
-        acc = _mouth_motion(reader, near, w0, w1, timer, stage)
+        acc = source if isinstance(source, MotionSamples) else _mouth_motion(source, near, w0, w1, timer, stage)
         grid = uniform_grid(w0, w1)
         if len(grid) < 2:
             continue
@@ -308,7 +317,7 @@ def _scores(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) 
     return speaking
 
 
-def _speaking_everywhere(info: MediaInfo, reader: WindowReader, tracks: Tracks, pass1: SyncAnalysis,
+def _speaking_everywhere(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Tracks, pass1: SyncAnalysis,
                          whole: AudioEnvelope | None, start_s: float, end: float, window_s: float, pad: float,
                          timer: StageTimer) -> SyncAnalysis:
     """Pass 2 (module docstring): scores for every second in which a face is seen; each window's
@@ -318,7 +327,7 @@ def _speaking_everywhere(info: MediaInfo, reader: WindowReader, tracks: Tracks, 
     half = SPEAKING_WINDOW_S / 2
     speaking = {fid: dict(d) for fid, d in pass1.speaking.items()}
     for a, b in todo:
-        for s in _signals(info, reader, tracks, [(max(0.0, a - half), b + half)], whole, pad, timer,
+        for s in _signals(info, source, tracks, [(max(0.0, a - half), b + half)], whole, pad, timer,
                           "speaking_decode"):
             for fid, d in _window_scores(s, pass1.result).items():
                 speaking[fid].update({sec: v for sec, v in d.items() if a <= sec < b})

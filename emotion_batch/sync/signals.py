@@ -22,6 +22,7 @@ Both live on one uniform grid of ``RATE_HZ`` = 100 Hz, at absolute container tim
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal as sps
@@ -64,13 +65,20 @@ class MotionAccumulator:
     """Mouth motion of several tracks over consecutive frames fed chunk by chunk (bounded memory).
 
     tracks: face_id -> (observation times, full-resolution mouth boxes); `scale` is the frames'
-    size relative to full resolution."""
+    size relative to full resolution. Frames are RGB (N, H, W, 3), or luma planes (N, H, W)
+    whose differences `gain` turns into gray levels (a limited-range Y plane: 255 / 219).
+    `track` replaces the tracks between chunks when they grow while frames stream in."""
 
-    def __init__(self, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], scale: float = 1.0):
-        self.tracks, self.scale = tracks, scale
+    def __init__(self, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], scale: float = 1.0, gain: float = 1.0):
+        self.tracks, self.scale, self.gain = tracks, scale, gain
         self.prev: tuple[float, np.ndarray] | None = None
         self.samples: dict[int, list[tuple[float, float]]] = {k: [] for k in tracks}
         self.dts: list[float] = []
+
+    def track(self, tracks: Mapping[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.tracks = tracks
+        for k in tracks:
+            self.samples.setdefault(k, [])
 
     def add(self, times: np.ndarray, frames: np.ndarray) -> None:
         times = np.asarray(times, np.float64)
@@ -85,8 +93,9 @@ class MotionAccumulator:
         # Luma only inside the union of this chunk's boxes: frames are mostly not mouth.
         allb = np.concatenate(live).astype(np.int64)
         x0, y0, x1, y1 = allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()
-        gray = frames[:, y0:y1, x0:x1].astype(np.float32) @ LUMA
-        diff = np.abs(gray[1:] - gray[:-1])
+        gray = frames[:, y0:y1, x0:x1].astype(np.float32)
+        gray = gray @ LUMA if gray.ndim == 4 else gray
+        diff = np.abs(gray[1:] - gray[:-1]) * np.float32(self.gain)
         mid = (times[1:] + times[:-1]) / 2
         for fid, (bx, ok) in boxes.items():
             for k in np.flatnonzero(ok):
@@ -110,14 +119,41 @@ class MotionAccumulator:
     def signal(self, fid: int, grid_t: np.ndarray) -> np.ndarray:
         return resample_samples(self.samples[fid], grid_t, 1.5 * self.frame_period())
 
+    def result(self) -> "MotionSamples":
+        """The samples so far, as arrays (what sync reads when the frames came from the main decode)."""
+        series = {k: np.asarray(v, np.float64).reshape(-1, 2).T for k, v in self.samples.items()}
+        return MotionSamples({k: (t.copy(), v.copy()) for k, (t, v) in series.items()}, self.frame_period())
 
-def resample_samples(samples: Sequence[tuple[float, float]], grid_t: np.ndarray, max_gap_s: float) -> np.ndarray:
+
+@dataclass(frozen=True)
+class MotionSamples:
+    """Mouth motion of every track over a whole stretch: face_id -> (sample times, values), each
+    sample at the midpoint of two consecutive frames; `period` the median frame period."""
+
+    series: Mapping[int, tuple[np.ndarray, np.ndarray]]
+    period: float
+
+    def frame_period(self) -> float:
+        return self.period
+
+    def signal(self, fid: int, grid_t: np.ndarray) -> np.ndarray:
+        """The track's motion on grid_t (NaN where it has no samples); the samples around the
+        grid only, so a window of a long video costs what it spans."""
+        t, v = self.series.get(fid, (np.zeros(0), np.zeros(0)))
+        if len(grid_t) == 0:
+            return np.full(0, np.nan)
+        a = max(0, int(np.searchsorted(t, grid_t[0], side="right")) - 1)
+        b = int(np.searchsorted(t, grid_t[-1], side="left")) + 1
+        return resample_samples(np.stack([t[a:b], v[a:b]], 1), grid_t, 1.5 * self.period)
+
+
+def resample_samples(samples: Sequence[tuple[float, float]] | np.ndarray, grid_t: np.ndarray, max_gap_s: float) -> np.ndarray:
     """(t, value) samples -> linear interpolation on grid_t; NaN where no two samples within
     max_gap_s of each other surround the grid time."""
     out = np.full(len(grid_t), np.nan)
     if len(samples) < 2:
         return out
-    t, v = np.asarray(samples, np.float64).T
+    t, v = np.asarray(samples, np.float64).reshape(-1, 2).T
     pos = np.clip(np.searchsorted(t, grid_t, side="right"), 1, len(t) - 1)
     ok = (grid_t >= t[0]) & (grid_t <= t[-1]) & ((t[pos] - t[pos - 1]) <= max_gap_s)
     out[ok] = np.interp(grid_t[ok], t, v)
