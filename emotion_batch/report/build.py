@@ -4,7 +4,7 @@
     <out>/persons.html                     only when the results have persons (persons_page.py)
     <out>/videos/<page>.html               one page per video (name derived from the video id)
     <out>/frames/<page>/*.jpg              its evidence frames and lane thumbnails (evidence.py)
-    <out>/assets/                          plotly.min.js (copied once), report.js, index.js,
+    <out>/assets/                          plotly.min.js (copied once), report.js, index.js, style.css,
                                            index-data.js (search and sort data)
     <out>/build-state.json                 what each page was rendered from (state.py)
 
@@ -47,7 +47,7 @@ def plotly_js_source() -> Path:
 def copy_assets(out: Path) -> None:
     dst_dir = out / "assets"
     dst_dir.mkdir(parents=True, exist_ok=True)
-    for src in [plotly_js_source(), *sorted(OWN_ASSETS.glob("*.js"))]:
+    for src in [plotly_js_source(), *sorted(OWN_ASSETS.glob("*.js")), *sorted(OWN_ASSETS.glob("*.css"))]:
         dst = dst_dir / src.name
         if not dst.is_file() or dst.stat().st_size != src.stat().st_size or src.name != PLOTLY_JS:
             shutil.copyfile(src, dst)
@@ -75,7 +75,7 @@ def render_video(root: str, out: str, vid: str, manifest: dict, key: str, option
     tl, at, tracks = (src.read(t, vid) for t in ("timelines", "attributions", "tracks"))
     view = video_view(manifest, tl, at, tracks, page, site=site, max_points=options["max_points"],
                       max_faces=options["max_faces"], frames=options["frames"])
-    _write(site / "videos" / page, render("video.html", v=view, colors=COLORS,
+    _write(site / "videos" / page, render("video.html", v=view, colors=COLORS, root="../",
                                           persons_page=PERSONS_PAGE if options["persons"] else None))
     persons = person_counts(view.prepared) if view.prepared is not None else {}
     return {"key": key, "row": index_row(manifest, tl, page), "persons": persons}
@@ -108,7 +108,7 @@ def _prune(out: Path, keep: set[str]) -> None:
 def build_report(
     results_root: str | os.PathLike,
     out_dir: str | os.PathLike | None = None,
-    max_points: int = 1500,
+    max_points: int = 300,
     max_faces: int = 12,
     thumbnails: bool = True,
     *,

@@ -3,7 +3,8 @@
 The page carries them in its data island and assets/report.js draws one with the shared
 plotly.js when its `<details>` is opened: no figure is built in Python (plotly's graph objects
 cost tens of milliseconds each) and a page loads without laying out charts nobody opened.
-Every chart's x axis is whole seconds from 0 to the video's span, the same axis as the swim
+To keep pages light a trace's y (or z) is in hundredths (`values`) and its x is the figure's
+one shared "x" list; assets/report.js puts both back before drawing. Every chart's x axis is whole seconds from 0 to the video's span, the same axis as the swim
 lanes: a bin is drawn as a step from its first second. Only labels, numbers and fixed titles
 go into the specs; file names never do.
 """
@@ -21,15 +22,25 @@ MARGIN = {"l": 55, "r": 15, "t": 30, "b": 35}
 
 
 def values(a) -> list:
-    """Floats rounded to 3 decimals, NaN as null."""
-    arr = np.round(np.asarray(a, dtype=np.float64), 3)
-    return [None if v != v else float(v) for v in arr.ravel().tolist()] if arr.ndim == 1 else [
-        values(row) for row in arr]
+    """Hundredths as integers (the page divides by 100: a third of the bytes of 3-decimal
+    floats, and finer than a chart can show), NaN as null."""
+    arr = np.round(np.asarray(a, dtype=np.float64) * 100)
+    if arr.ndim > 1:
+        return [values(row / 100) for row in arr]
+    return [None if v != v else int(v) for v in arr.tolist()]
 
 
 def starts(b: pd.DataFrame, width: int) -> list:
     """Whole-second start of each bin (binned_means indexes bins by their centre)."""
     return [int(round(t - width / 2)) for t in b.index]
+
+
+def _fig(data: list[dict], layout: dict, x: list | None = None) -> dict:
+    """A spec whose traces share the figure's x (dropped from each trace that uses it)."""
+    for t in data:
+        if x is not None and t.get("x") is x:
+            del t["x"]
+    return {"data": data, "layout": layout, "x": x}
 
 
 def _xaxis(span_s: int, title: bool = True) -> dict:
@@ -54,7 +65,7 @@ def fused_area(b: pd.DataFrame, width: int, span_s: int) -> dict:
     data = [{"type": "scatter", "x": x, "y": values(b[f"p_{lab}"]), "name": lab, "stackgroup": "p",
              "mode": "lines", "line": {"width": 0.5, "color": COLORS[lab], "shape": "hv"},
              "hovertemplate": f"{lab} %{{y:.2f}}<extra></extra>"} for lab in LABELS]
-    return {"data": data, "layout": _layout(260, span_s, yaxis={"range": [0, 1], "title": {"text": "fused p"}})}
+    return _fig(data, _layout(260, span_s, yaxis={"range": [0, 1], "title": {"text": "fused p"}}), x)
 
 
 def experts(b: pd.DataFrame, width: int, span_s: int) -> dict:
@@ -69,21 +80,22 @@ def experts(b: pd.DataFrame, width: int, span_s: int) -> dict:
     for col, color in (("w_visual", "#2a9d8f"), ("w_audio", "#e76f51")):
         data.append({"type": "scatter", "x": x, "y": values(b[col]), "name": col, "mode": "lines",
                      "line": {"color": color, "width": 1, "shape": "hv"}, "yaxis": "y3"})
-    return {"data": data, "layout": _layout(
+    return _fig(data, _layout(
         420, span_s,
         yaxis={"domain": [0.62, 1.0], "title": {"text": "visual"}},
         yaxis2={"domain": [0.26, 0.6], "title": {"text": "audio"}},
-        yaxis3={"domain": [0.0, 0.2], "range": [0, 1], "title": {"text": "weight"}})}
+        yaxis3={"domain": [0.0, 0.2], "range": [0, 1], "title": {"text": "weight"}}), x)
 
 
 def speaking(b: pd.DataFrame, width: int, span_s: int, face: bool = True) -> dict:
     """Share of each bin's seconds in which the row carries the voice, and (faces) speaker_p."""
     rows = [("carries the voice", "voice_owner")] + ([("speaker_p", "speaker_p")] if face else [])
     z = np.stack([b[col].to_numpy(np.float64) for _, col in rows])
-    data = [{"type": "heatmap", "x": starts(b, width), "y": [name for name, _ in rows], "z": values(z),
+    x = starts(b, width)
+    data = [{"type": "heatmap", "x": x, "y": [name for name, _ in rows], "z": values(z),
              "zmin": 0, "zmax": 1, "colorscale": "Oranges", "colorbar": {"len": 0.9, "thickness": 10},
              "hovertemplate": "%{y} %{z:.2f}<extra></extra>"}]
-    return {"data": data, "layout": _layout(90 + 35 * len(rows), span_s)}
+    return _fig(data, _layout(90 + 35 * len(rows), span_s), x)
 
 
 def modality(b: pd.DataFrame, width: int, span_s: int) -> dict:
@@ -94,7 +106,7 @@ def modality(b: pd.DataFrame, width: int, span_s: int) -> dict:
             for col, name, color in (("shap_visual", "visual", "#2a9d8f"), ("shap_audio", "audio", "#e76f51"))]
     data.append({"type": "scatter", "x": x, "y": values(b["p_label"]), "name": "p(label)", "mode": "lines",
                  "line": {"color": "#555", "width": 1, "dash": "dot", "shape": "hv"}})
-    return {"data": data, "layout": _layout(240, span_s, yaxis={"title": {"text": "Shapley value"}})}
+    return _fig(data, _layout(240, span_s, yaxis={"title": {"text": "Shapley value"}}), x)
 
 
 def group_bars(at: pd.DataFrame, faces: list[int]) -> dict | None:
@@ -108,7 +120,7 @@ def group_bars(at: pd.DataFrame, faces: list[int]) -> dict | None:
                          "name": f"face {face}"})
     if not data:
         return None
-    return {"data": data, "layout": {"height": 280, "margin": MARGIN, "barmode": "group",
+    return _fig(data, {"height": 280, "margin": MARGIN, "barmode": "group",
                                      "paper_bgcolor": "#fff", "plot_bgcolor": "#fff",
                                      "legend": {"orientation": "h", "y": 1.15, "x": 0},
-                                     "yaxis": {"title": {"text": "mean |attribution|"}}}}
+                                     "yaxis": {"title": {"text": "mean |attribution|"}}})

@@ -7,7 +7,8 @@ column's seconds, never 3,600 of them.
 
 A lane is {"name", "id", "thumb", "cells": [[start_s, end_s, label index, confidence x 100,
 seconds with a reading, who index]], "who": [names]}: `who` (whose voice) matters on the voice
-lane; on a face lane it is the lane itself.
+lane; on a face lane it is the lane itself, and a face lane whose every column is read in all
+its seconds (always so for per-second cells) keeps only the first four fields.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def _encode(cells: pd.DataFrame, thumbs: dict[str, str]) -> list[dict]:
         rows = [[int(s), int(e), LABELS.index(emo) if emo in LABELS else -1, int(round(100 * cf)), int(n),
                  w_index[str(w)]]
                 for s, e, emo, cf, n, w in zip(c["start_s"], c["end_s"], c["emotion"], conf, c["n_seconds"], c["who"])]
+        if name != VOICE and all(r[4] == r[1] - r[0] for r in rows):  # whole columns of one face: 4 fields
+            rows = [r[:4] for r in rows]
         lanes.append({"name": name, "id": anchor(name), "thumb": thumbs.get(name), "voice": name == VOICE,
                       "cells": rows, "who": who})
     return lanes

@@ -67,7 +67,7 @@
         t.textContent = lane.name + " " + hms(c[0]) + (c[1] - c[0] > 1 ? "\u2013" + hms(c[1]) : "") + ": " +
           (D.labels[c[2]] || "?") + " " + (c[3] / 100).toFixed(2) +
           (lane.voice ? " (voice of " + lane.who[c[5]] + ")" : "") +
-          (c[1] - c[0] > 1 ? ", " + c[4] + " s with a reading" : "");
+          (c[1] - c[0] > 1 ? ", " + (c.length > 4 ? c[4] : c[1] - c[0]) + " s with a reading" : "");
         r.appendChild(t);
         r.addEventListener("click", function () { onPick(c[0], c[1], r); });
         s.appendChild(r);
@@ -147,6 +147,7 @@
     s.onload = function () { waiting.splice(0).forEach(function (f) { f(); }); };
     document.head.appendChild(s);
   }
+  function unq(v) { return v === null ? null : v / 100; }
   function drawCharts(root) {
     var divs = root.querySelectorAll(".chart[data-fig]:not(.drawn)");
     if (!divs.length) { return; }
@@ -154,6 +155,11 @@
       Array.prototype.forEach.call(divs, function (d) {
         var fig = D.figs[Number(d.getAttribute("data-fig"))];
         d.classList.add("drawn");
+        fig.data.forEach(function (t) {  /* hundredths and the shared x back (charts.py) */
+          if (fig.x && t.x === undefined) { t.x = fig.x; }
+          var key = t.type === "heatmap" ? "z" : "y", v = t[key];
+          t[key] = t.type === "heatmap" ? v.map(function (r) { return r.map(unq); }) : v.map(unq);
+        });
         window.Plotly.newPlot(d, fig.data, fig.layout, {displaylogo: false, responsive: true,
           modeBarButtonsToRemove: ["toImage"]});
       });
