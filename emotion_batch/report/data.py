@@ -13,18 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from emotion_batch.labels import LABELS
+from emotion_batch.labels import EMOTION_COLORS, LABELS
 from emotion_batch.schemas import NO_FACE
 
-COLORS = {
-    "angry": "#d62728",
-    "disgust": "#8c564b",
-    "fear": "#9467bd",
-    "happy": "#f2b701",
-    "sad": "#1f77b4",
-    "surprise": "#17becf",
-    "neutral": "#9e9e9e",
-}
+COLORS = EMOTION_COLORS  # one colour per label for every chart (labels.py)
 UNKNOWN_COLOR = "#444444"
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from emotion_batch.schemas import NO_FACE
-from emotion_batch.report.thumbs import _frame_at, crop
+from emotion_batch.report.thumbs import frame_at, crop
 
 MAX_FRAMES = 60
 NO_FACE_FRAMES = 6
@@ -109,7 +109,7 @@ def extract(path: str | None, *, seconds: list[int], thumbs: dict[str, tuple[flo
         stream.thread_type = "AUTO"
         for t, kind, key in sorted(wants, key=lambda w: w[0]):
             try:
-                img = _frame_at(container, stream, t)
+                img = frame_at(container, stream, t)
                 if img is None:
                     failed += 1
                     continue

@@ -96,7 +96,7 @@ def _page_file(n: int) -> str:
     return "index.html" if n == 1 else f"index-{n}.html"
 
 
-def _safe_json(value) -> str:
+def safe_json(value) -> str:
     """JSON that can sit inside a <script> element (no '</script>' or '<!--' can appear)."""
     return (json.dumps(value, separators=(",", ":"), ensure_ascii=False)
             .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -113,7 +113,7 @@ def write_index(out: Path, rows: list[dict], *, results_root: str, built_at: str
     keep = ("id", "short", "page", "name", "path", "status", "dur", "dur_txt", "faces", "shares",
             "voice_only", "av", "av_conf", "av_sort", "strip", "error")
     data = [{k: r[k] for k in keep} for r in rows]
-    write(out / "assets" / DATA_JS, "window.EB_INDEX = " + _safe_json(data) + ";\n")
+    write(out / "assets" / DATA_JS, "window.EB_INDEX = " + safe_json(data) + ";\n")
     for n in range(1, n_pages + 1):
         page_rows = rows[(n - 1) * PAGE_ROWS: n * PAGE_ROWS]
         write(out / _page_file(n), render(

@@ -32,7 +32,7 @@ from emotion_batch.report.data import COLORS
 from emotion_batch.report.index import strip_style
 from emotion_batch.report.lanes_view import anchor
 from emotion_batch.report.pages import missing, render
-from emotion_batch.report.thumbs import _frame_at, crop
+from emotion_batch.report.thumbs import frame_at, crop
 
 PERSONS_PAGE = "persons.html"
 
@@ -62,7 +62,7 @@ def _thumb(path: str | None, t, box, dest: Path) -> str | None:
         from PIL import Image
 
         with av.open(path) as c:
-            img = _frame_at(c, c.streams.video[0], float(t))
+            img = frame_at(c, c.streams.video[0], float(t))
         part = None if img is None else crop(img, tuple(float(b) for b in box))
         if part is None:
             return None

@@ -19,7 +19,7 @@ from emotion_batch.labels import LABELS
 from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE
 from emotion_batch.report import charts, evidence, lanes_view
 from emotion_batch.report.data import best_second, bin_width, binned_means, emotion_shares, face_order, span_seconds
-from emotion_batch.report.index import _safe_json, av_text
+from emotion_batch.report.index import safe_json, av_text
 from emotion_batch.report.pages import missing
 
 P_COLS = [f"p_{lab}" for lab in LABELS]
@@ -255,4 +255,4 @@ def _evidence(v: VideoView, tl: pd.DataFrame, faces: list[int], lane_of: dict, s
             "frames": {str(s): f for s, f in ev.frames.items()}, "overview": v.overview_s,
             "size": list(size) if all(size) else None,
             "boxes": evidence.boxes(tl, sorted(ev.frames), lambda r: lane_of[int(r.face_id)])}
-    v.data_json = _safe_json(data)
+    v.data_json = safe_json(data)
