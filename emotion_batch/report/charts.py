@@ -18,7 +18,7 @@ from emotion_batch.labels import LABELS
 from emotion_batch.schemas import AUDIO_GROUPS, FACE_GROUPS
 from emotion_batch.report.data import COLORS, label_matrix
 
-MARGIN = {"l": 55, "r": 15, "t": 30, "b": 35}
+MARGIN = {"l": 170, "r": 12, "t": 30, "b": 35}  # the lanes' label column and right padding: x axes line up
 
 
 def values(a) -> list:
@@ -35,12 +35,20 @@ def starts(b: pd.DataFrame, width: int) -> list:
     return [int(round(t - width / 2)) for t in b.index]
 
 
-def _fig(data: list[dict], layout: dict, x: list | None = None) -> dict:
-    """A spec whose traces share the figure's x (dropped from each trace that uses it)."""
+def centres(x: list, width: int) -> list:
+    """A heatmap's x: cell centres, so a cell covers its bin's whole seconds."""
+    return [v + width / 2 for v in x]
+
+
+def _fig(data: list[dict], layout: dict, x: list | None = None, width: int = 1) -> dict:
+    """A spec whose traces share the figure's x (dropped from each trace that uses it); the
+    steps of those traces get one more point at the end of the last bin, so the last step is
+    drawn as wide as the others."""
     for t in data:
         if x is not None and t.get("x") is x:
             del t["x"]
-    return {"data": data, "layout": layout, "x": x}
+            t["y"] = t["y"] + t["y"][-1:]
+    return {"data": data, "layout": layout, "x": None if x is None else (x + [x[-1] + width] if x else x)}
 
 
 def _xaxis(span_s: int, title: bool = True) -> dict:
@@ -65,7 +73,7 @@ def fused_area(b: pd.DataFrame, width: int, span_s: int) -> dict:
     data = [{"type": "scatter", "x": x, "y": values(b[f"p_{lab}"]), "name": lab, "stackgroup": "p",
              "mode": "lines", "line": {"width": 0.5, "color": COLORS[lab], "shape": "hv"},
              "hovertemplate": f"{lab} %{{y:.2f}}<extra></extra>"} for lab in LABELS]
-    return _fig(data, _layout(260, span_s, yaxis={"range": [0, 1], "title": {"text": "fused p"}}), x)
+    return _fig(data, _layout(260, span_s, yaxis={"range": [0, 1], "title": {"text": "fused p"}}), x, width)
 
 
 def experts(b: pd.DataFrame, width: int, span_s: int) -> dict:
@@ -73,9 +81,9 @@ def experts(b: pd.DataFrame, width: int, span_s: int) -> dict:
     x = starts(b, width)
     data = []
     for axis, prefix, name in (("y", "v", "visual expert"), ("y2", "a", "audio expert")):
-        data.append({"type": "heatmap", "x": x, "y": list(LABELS), "z": values(label_matrix(b, prefix)),
-                     "zmin": 0, "zmax": 1, "colorscale": "Viridis", "showscale": axis == "y",
-                     "colorbar": {"len": 0.6, "y": 0.7}, "yaxis": axis, "name": name,
+        data.append({"type": "heatmap", "x": centres(x, width), "y": list(LABELS),
+                     "z": values(label_matrix(b, prefix)), "zmin": 0, "zmax": 1, "colorscale": "Viridis",
+                     "showscale": False, "yaxis": axis, "name": name,
                      "hovertemplate": name + " %{y} %{z:.2f}<extra></extra>"})
     for col, color in (("w_visual", "#2a9d8f"), ("w_audio", "#e76f51")):
         data.append({"type": "scatter", "x": x, "y": values(b[col]), "name": col, "mode": "lines",
@@ -84,7 +92,7 @@ def experts(b: pd.DataFrame, width: int, span_s: int) -> dict:
         420, span_s,
         yaxis={"domain": [0.62, 1.0], "title": {"text": "visual"}},
         yaxis2={"domain": [0.26, 0.6], "title": {"text": "audio"}},
-        yaxis3={"domain": [0.0, 0.2], "range": [0, 1], "title": {"text": "weight"}}), x)
+        yaxis3={"domain": [0.0, 0.2], "range": [0, 1], "title": {"text": "weight"}}), x, width)
 
 
 def speaking(b: pd.DataFrame, width: int, span_s: int, face: bool = True) -> dict:
@@ -92,10 +100,10 @@ def speaking(b: pd.DataFrame, width: int, span_s: int, face: bool = True) -> dic
     rows = [("carries the voice", "voice_owner")] + ([("speaker_p", "speaker_p")] if face else [])
     z = np.stack([b[col].to_numpy(np.float64) for _, col in rows])
     x = starts(b, width)
-    data = [{"type": "heatmap", "x": x, "y": [name for name, _ in rows], "z": values(z),
-             "zmin": 0, "zmax": 1, "colorscale": "Oranges", "colorbar": {"len": 0.9, "thickness": 10},
+    data = [{"type": "heatmap", "x": centres(x, width), "y": [name for name, _ in rows], "z": values(z),
+             "zmin": 0, "zmax": 1, "colorscale": "Oranges", "showscale": False,
              "hovertemplate": "%{y} %{z:.2f}<extra></extra>"}]
-    return _fig(data, _layout(90 + 35 * len(rows), span_s), x)
+    return _fig(data, _layout(90 + 35 * len(rows), span_s), x, width)
 
 
 def modality(b: pd.DataFrame, width: int, span_s: int) -> dict:
@@ -106,7 +114,7 @@ def modality(b: pd.DataFrame, width: int, span_s: int) -> dict:
             for col, name, color in (("shap_visual", "visual", "#2a9d8f"), ("shap_audio", "audio", "#e76f51"))]
     data.append({"type": "scatter", "x": x, "y": values(b["p_label"]), "name": "p(label)", "mode": "lines",
                  "line": {"color": "#555", "width": 1, "dash": "dot", "shape": "hv"}})
-    return _fig(data, _layout(240, span_s, yaxis={"title": {"text": "Shapley value"}}), x)
+    return _fig(data, _layout(240, span_s, yaxis={"title": {"text": "Shapley value"}}), x, width)
 
 
 def group_bars(at: pd.DataFrame, faces: list[int]) -> dict | None:

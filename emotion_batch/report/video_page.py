@@ -160,7 +160,7 @@ def _speaking(v: VideoView, face: int, rows: pd.DataFrame, width: int) -> Panel:
                           "speaker_p": rows["speaker_p"].astype(np.float32) if have_p else np.nan,
                           "voice_owner": rows["voice_owner"].astype(np.float32)})
     b = binned_means(frame, SPEAK_COLS, width, v.span_s)
-    return v.add(title, charts.speaking(b, width, v.span_s, face != NO_FACE))
+    return v.add(title + " (share of each bin: white 0 → red 1)", charts.speaking(b, width, v.span_s, face != NO_FACE))
 
 
 def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, width: int, lane: str,
@@ -183,7 +183,8 @@ def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, wi
     fig = None
     if shown[EXPERT_COLS[:-2]].notna().any().any():
         fig = charts.experts(binned_means(shown, EXPERT_COLS, width, v.span_s), width, v.span_s)
-    fv.panels.append(v.add("Visual vs audio expert", fig, note or "no expert output in these seconds"))
+    title = "Visual vs audio expert" + (" (probability: dark 0 → yellow 1)" if fig else "")
+    fv.panels.append(v.add(title, fig, note or "no expert output in these seconds"))
     face_attr = at[at["face_id"] == face] if len(at) else at
     if at.empty:
         fv.panels.append(Panel("Modality attribution", note="not computed"))
