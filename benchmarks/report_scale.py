@@ -1,6 +1,6 @@
 """How the HTML report scales with the size of a results folder.
 
-    python benchmarks/report_scale.py [-n 10000] [--results DIR] [--out DIR] [--again]
+    python benchmarks/report_scale.py [-n 10000] [--results DIR] [--out DIR] [--again] [--workers K]
 
 Generates (once; an existing --results folder with as many manifest rows is reused) a
 synthetic results folder of N videos with tests/report/results_factory.py: durations of
@@ -9,7 +9,9 @@ attributions, 2 % failed. The source files do not exist, so no frame is decoded 
 say the file has moved). Then builds the report from scratch and prints the build time, the
 total size of the site, the number of files and the biggest page; with --again also the time
 of a second build over the unchanged folder (incremental: nothing re-rendered) and of one
-after a tenth of the manifest rows changed.
+after a tenth of the manifest rows changed. CPU seconds (this process and its render
+workers) are printed beside wall seconds: on a machine shared with other work the wall time
+says little, the CPU time divided by the cores says what an idle machine would take.
 """
 
 from __future__ import annotations
@@ -83,12 +85,15 @@ def site_figures(out: Path) -> tuple[int, int, Path, int]:
     return total, files, big, big_size
 
 
-def timed_build(results: Path, out: Path) -> float:
+def timed_build(results: Path, out: Path, workers: int | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its worker processes)."""
     from emotion_batch.report import build_report
 
-    t0 = time.perf_counter()
-    build_report(results, out)
-    return time.perf_counter() - t0
+    c0, t0 = os.times(), time.perf_counter()
+    build_report(results, out, workers=workers)
+    c1, wall = os.times(), time.perf_counter() - t0
+    cpu = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
+    return wall, cpu
 
 
 def main() -> None:
@@ -97,6 +102,7 @@ def main() -> None:
     ap.add_argument("--results", type=Path, default=None, help="reuse/keep the generated folder here")
     ap.add_argument("--out", type=Path, default=None, help="site folder (default: a temporary one)")
     ap.add_argument("--again", action="store_true", help="also time incremental rebuilds")
+    ap.add_argument("--workers", type=int, default=None, help="render processes (default: the report's)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="eb-report-scale-"))
     try:
@@ -111,23 +117,25 @@ def main() -> None:
         out = args.out or tmp / "site"
         if out.exists():
             shutil.rmtree(out)
-        t = timed_build(results, out)
+        t, cpu = timed_build(results, out, args.workers)
         total, files, big, big_size = site_figures(out)
-        print(f"first build: {args.n} videos in {t:.1f} s ({1000 * t / args.n:.1f} ms/video)")
+        print(f"first build: {args.n} videos in {t:.1f} s ({1000 * t / args.n:.1f} ms/video); CPU {cpu:.1f} s "
+              f"({1000 * cpu / args.n:.1f} ms/video: on an idle machine with C cores, about N x that / C)")
         print(f"site: {total / 2**20:.1f} MiB in {files} files; biggest page {big.relative_to(out)} "
               f"{big_size / 2**10:.0f} KiB")
         index_pages = sorted(out.glob("index*.html"))
         print(f"index: {len(index_pages)} page(s), biggest "
               f"{max(p.stat().st_size for p in index_pages) / 2**10:.0f} KiB")
         if args.again:
-            print(f"second build, nothing changed: {timed_build(results, out):.1f} s")
+            print("second build, nothing changed: %.1f s (CPU %.1f s)" % timed_build(results, out, args.workers))
             store = ResultStore(str(results))
             ids = sorted(p.stem for p in (results / "videos").glob("*.parquet"))[:: 10]
             for vid in ids:
                 row = store.read("videos", vid).to_pylist()[0]
                 row["t_total"] = (row["t_total"] or 0) + 1.0  # a re-run: a new manifest row
                 store.write("videos", vid, pa.Table.from_pylist([row], schema=F.MANIFEST_SCHEMA), F.MODEL)
-            print(f"third build, {len(ids)} manifest rows changed: {timed_build(results, out):.1f} s")
+            wall, cpu = timed_build(results, out, args.workers)
+            print(f"third build, {len(ids)} manifest rows changed: {wall:.1f} s (CPU {cpu:.1f} s)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

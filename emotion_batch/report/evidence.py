@@ -41,7 +41,10 @@ class Evidence:
 
 
 def _face_rows(tl: pd.DataFrame) -> pd.DataFrame:
-    return tl[(tl["face_id"] != NO_FACE)].dropna(subset=BOX_COLS)
+    ok = tl["face_id"].to_numpy() != NO_FACE
+    for c in BOX_COLS:
+        ok &= ~np.isnan(tl[c].to_numpy(np.float64, na_value=np.nan))
+    return tl[ok]
 
 
 def frame_seconds(tl: pd.DataFrame, span_s: int, max_frames: int = MAX_FRAMES) -> tuple[list[int], int | None]:
@@ -59,13 +62,14 @@ def frame_seconds(tl: pd.DataFrame, span_s: int, max_frames: int = MAX_FRAMES) -
 
 
 def boxes(tl: pd.DataFrame, seconds: list[int], lane_of) -> dict[str, list]:
-    """second -> [[label, x1, y1, x2, y2], ...] for the given seconds (JSON keys are strings)."""
+    """second -> [[label, x1, y1, x2, y2], ...] for the given seconds (JSON keys are strings);
+    lane_of(face id) names a box."""
     rows = _face_rows(tl)
     rows = rows[rows["second"].isin(seconds)]
     out: dict[str, list] = {}
-    for r in rows.itertuples(index=False):
-        out.setdefault(str(int(r.second)), []).append(
-            [lane_of(r), *(round(float(getattr(r, c)), 1) for c in BOX_COLS)])
+    coords = np.round(rows[BOX_COLS].to_numpy(np.float64), 1).tolist()
+    for second, face, xy in zip(rows["second"].tolist(), rows["face_id"].tolist(), coords):
+        out.setdefault(str(second), []).append([lane_of(face), *xy])
     return out
 
 

@@ -46,10 +46,9 @@ def prepare(tl: pd.DataFrame, tracks: pd.DataFrame | None) -> pd.DataFrame:
 
 def lane_of_face(tl: pd.DataFrame) -> dict[int, str]:
     """face id -> the lane it is drawn in (its person's, or its own)."""
-    pids = tl.drop_duplicates("face_id")
-    has = "person_id" in pids.columns
-    return {int(r.face_id): _who(r.face_id, getattr(r, "person_id") if has else None)
-            for r in pids.itertuples(index=False)}
+    faces, first = np.unique(tl["face_id"].to_numpy(np.int64), return_index=True)
+    pids = tl["person_id"].to_numpy(object)[first] if "person_id" in tl.columns else [None] * len(faces)
+    return {int(f): _who(f, p) for f, p in zip(faces, pids)}
 
 
 def anchor(lane: str) -> str:

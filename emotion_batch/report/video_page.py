@@ -177,7 +177,7 @@ def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, wi
     fv.panels.append(_speaking(v, face, rows, width))
     shown, owner = rows, _owner(rows)
     if face != NO_FACE and owner is not None:  # a face's audio row: the voice it carried, not its listeners'
-        shown = rows.copy()
+        shown = rows[["second", *EXPERT_COLS]].copy()
         shown.loc[~owner.to_numpy(), A_COLS] = np.nan
     note = _experts_note(face, rows, shown, v.manifest, voice_seconds)
     fig = None
@@ -255,5 +255,5 @@ def _evidence(v: VideoView, tl: pd.DataFrame, faces: list[int], lane_of: dict, s
     data = {"lanes": v.lanes, "figs": v.figs, "labels": list(LABELS),
             "frames": {str(s): f for s, f in ev.frames.items()}, "overview": v.overview_s,
             "size": list(size) if all(size) else None,
-            "boxes": evidence.boxes(tl, sorted(ev.frames), lambda r: lane_of[int(r.face_id)])}
+            "boxes": evidence.boxes(tl, sorted(ev.frames), lane_of.__getitem__)}
     v.data_json = safe_json(data)
