@@ -34,7 +34,20 @@ _NOT_MEASURED = (
     ("silent", "silent track"),
     ("static mouth", "no visible speech"),
     ("no face track", "no face to align"),
+    ("do not match", "mouth and voice do not match"),
+    ("too short", "too little speech to align"),
 )
+
+
+def container_reason(method: str) -> str:
+    """The reason inside 'container (...)' (sync's fallback), brackets balanced."""
+    start = method.find("(")
+    depth = 0
+    for i in range(start, len(method)):
+        depth += {"(": 1, ")": -1}.get(method[i], 0)
+        if depth == 0:
+            return method[start + 1: i]
+    return method[start + 1:] if start >= 0 else ""
 
 
 def av_text(manifest: dict) -> tuple[str, str | None, float | None]:
@@ -43,10 +56,11 @@ def av_text(manifest: dict) -> tuple[str, str | None, float | None]:
         return "no audio track", None, None
     method = manifest.get("av_method") or ""
     if method.startswith("container"):
+        reason = container_reason(method)
         for needle, words in _NOT_MEASURED:
-            if needle in method:
+            if needle in reason:
                 return f"not measured: {words}", None, None
-        return "not measured: no speech", None, None
+        return f"not measured: {reason or 'no speech'}", None, None
     off, conf = manifest.get("av_offset_s"), manifest.get("av_confidence")
     if missing(off):
         return "–", None, None

@@ -111,6 +111,10 @@ def test_index_row_wording(tmp_path):
     assert "voice only" in Page(index.parent / "videos" / page_name("voice")).all_text()
     assert av_text({"has_audio": True, "av_method": "container (static mouth (no visible speech motion))"})[0] == (
         "not measured: no visible speech")
+    assert av_text({"has_audio": True, "av_method": "container (mouth motion and audio do not match (aligned "
+                                                   "r=0.06 < 0.3)); speaking at offset 0"})[0] == (
+        "not measured: mouth and voice do not match")
+    assert av_text({"has_audio": True, "av_method": "container (a new reason (x))"})[0] == "not measured: a new reason (x)"
     assert av_text({"has_audio": True, "av_method": "dtw", "av_offset_s": -0.123, "av_confidence": None}) == (
         "-0.12 s", None, -0.123)
 
