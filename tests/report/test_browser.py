@@ -136,6 +136,7 @@ def test_lanes_evidence_and_detail_charts(site, tmp_path):
       const charts = () => Array.from(document.querySelectorAll('details.face .chart'));
       const drawn = await wait(() => charts().every(d => d._fullLayout && d.querySelector('.main-svg')));
       return {lanes, cells, overview, clicked, before, drawn, charts: charts().length,
+              voice: document.querySelector('[data-lane="voice"] .lane-label').textContent,
               plotly: typeof Plotly};
     })()"""
     load = cdp.load(page.as_uri(), expr, LOADED)
@@ -143,6 +144,7 @@ def test_lanes_evidence_and_detail_charts(site, tmp_path):
     _assert_clean(load, index.parent)
     v = load.value
     assert v["lanes"] == ["face 0", "face 1", "voice"] and v["cells"] == 12  # 4 seconds each
+    assert v["voice"] == "voice \u00b7 face 0"  # whose voice the lane carries (face 0 speaks in 0-10 s)
     assert v["overview"]["boxes"] == ["face 0", "face 1"] and "overview" in v["overview"]["caption"]
     assert v["clicked"]["second"] == "2" and v["clicked"]["sel"]
     assert v["clicked"]["boxes"] == ["face 0", "face 1"] and "frame at 0:02" in v["clicked"]["caption"]

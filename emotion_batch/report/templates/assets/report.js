@@ -54,7 +54,10 @@
       var label = el("div", "lane-label");
       if (lane.thumb) { var im = el("img"); im.src = lane.thumb; im.alt = lane.name; label.appendChild(im); }
       else if (!lane.voice) { label.appendChild(el("span", "nothumb")); }
-      label.appendChild(el("span", null, lane.name));
+      var name = lane.voice && lane.who.length ? lane.name + " \u00b7 " + lane.who.join(", ") : lane.name;
+      var span = el("span", null, name);
+      span.title = name;
+      label.appendChild(span);
       row.appendChild(label);
       var s = svg("svg", {viewBox: "0 0 " + W + " 24", preserveAspectRatio: "none"});
       lane.cells.forEach(function (c) {
