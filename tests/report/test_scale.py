@@ -53,10 +53,13 @@ def test_incremental_build_renders_only_what_changed(tmp_path):
     assert "0:07" in Page(site / "videos" / "vid01.html").all_text()
 
     build_report(tmp_path / "r", site, thumbnails=True, workers=1)  # other options: all again
-    assert all(_mtimes(site)[k] != now[k] for k in now)
-    build_report(tmp_path / "r", site, thumbnails=True, workers=1, incremental=False)
+    again = _mtimes(site)
+    assert all(again[k] != now[k] for k in now)
+    build_report(tmp_path / "r", site, thumbnails=True, workers=1, incremental=False)  # --rebuild
+    assert all(_mtimes(site)[k] != again[k] for k in again)
 
 
+@pytest.mark.slow  # starts two worker processes (spawn: each imports pandas and pyarrow)
 def test_parallel_build_writes_the_same_pages(tmp_path):
     _folder(tmp_path / "r", 3)
     one = build_report(tmp_path / "r", tmp_path / "one", thumbnails=False, workers=1).parent
