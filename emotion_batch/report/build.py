@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from emotion_batch.query import QueryError
@@ -63,33 +64,46 @@ def _write(path: Path, text: str) -> None:
 _SOURCES: dict[str, Source] = {}
 
 
-def render_video(root: str, out: str, vid: str, manifest: dict, key: str, options: dict) -> dict:
+@dataclass(frozen=True)
+class RenderJob:
+    """One video page to render (picklable: it goes to a worker process)."""
+
+    root: str
+    out: str
+    vid: str
+    manifest: dict
+    key: str
+    options: dict
+
+
+def render_video(job: RenderJob) -> dict:
     """Render one video's page and frames; returns its state entry (key, index row, persons)."""
+    root, vid, manifest, options = job.root, job.vid, job.manifest, job.options
     src = _SOURCES.get(root)
     if src is None:  # one listing per process
         src = _SOURCES[root] = Source.open(root)
-    site, page = Path(out), page_name(vid)
+    site, page = Path(job.out), page_name(vid)
     frames_dir = site / "frames" / page[: -len(".html")]
     if frames_dir.exists():
         shutil.rmtree(frames_dir)
     tl, at, tracks = (src.read(t, vid) for t in ("timelines", "attributions", "tracks"))
-    view = video_view(manifest, tl, at, tracks, page, site=site, max_points=options["max_points"],
+    view = video_view(manifest, tl, at=at, tracks=tracks, page=page, site=site, max_points=options["max_points"],
                       max_faces=options["max_faces"], frames=options["frames"])
     _write(site / "videos" / page, render("video.html", v=view, colors=COLORS, root="../",
                                           persons_page=PERSONS_PAGE if options["persons"] else None))
     persons = person_counts(view.prepared) if view.prepared is not None else {}
-    return {"key": key, "row": index_row(manifest, tl, page), "persons": persons}
+    return {"key": job.key, "row": index_row(manifest, tl, page=page), "persons": persons}
 
 
 def _render_all(root: str, out: Path, jobs: list[tuple], options: dict, workers: int | None) -> list[dict]:
     n = workers if workers is not None else (min(4, os.cpu_count() or 1) if len(jobs) >= PARALLEL_FROM else 1)
-    args = [(root, str(out), vid, mf, key, options) for vid, mf, key in jobs]
+    args = [RenderJob(root, str(out), vid, mf, key, options) for vid, mf, key in jobs]
     if n <= 1 or len(jobs) < 2:
-        return [render_video(*a) for a in args]
+        return [render_video(a) for a in args]
     import multiprocessing as mp
 
     with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(render_video, *a) for a in args]
+        futures = [pool.submit(render_video, a) for a in args]
         return [f.result() for f in futures]
 
 
@@ -137,7 +151,7 @@ def build_report(
     old = state.load(out) if incremental else {}
     entries, jobs = {}, []
     for vid, mf in manifests.items():
-        key = state.video_key(mf, src.stamp(vid), options)
+        key = state.video_key(mf, stamp=src.stamp(vid), options=options)
         prev = old.get(vid)
         if prev and prev.get("key") == key and (out / "videos" / page_name(vid)).is_file():
             entries[vid] = prev
@@ -151,7 +165,7 @@ def build_report(
         _SOURCES.pop(root, None)
     _prune(out, {page_name(v) for v in manifests})
     built_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    persons_page = write_persons(out, persons, entries, manifests, results_root=os.path.abspath(root),
+    persons_page = write_persons(out, persons, rows=entries, manifests=manifests, results_root=os.path.abspath(root),
                                  built_at=built_at, thumbnails=bool(thumbnails), write=_write)
     index = write_index(out, [e["row"] for e in entries.values()], results_root=os.path.abspath(root),
                         built_at=built_at, persons_page=persons_page, write=_write)

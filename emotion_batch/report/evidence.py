@@ -61,7 +61,7 @@ def frame_seconds(tl: pd.DataFrame, span_s: int, max_frames: int = MAX_FRAMES) -
     return sorted({*map(int, covered), overview}), overview
 
 
-def boxes(tl: pd.DataFrame, seconds: list[int], lane_of) -> dict[str, list]:
+def boxes(tl: pd.DataFrame, seconds: list[int], *, lane_of) -> dict[str, list]:
     """second -> [[label, x1, y1, x2, y2], ...] for the given seconds (JSON keys are strings);
     lane_of(face id) names a box."""
     rows = _face_rows(tl)

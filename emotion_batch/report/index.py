@@ -67,7 +67,7 @@ def av_text(manifest: dict) -> tuple[str, str | None, float | None]:
     return f"{off:+.2f} s", (None if missing(conf) else f"confidence {conf:.2f}"), round(float(off), 3)
 
 
-def index_row(manifest: dict, tl: pd.DataFrame | None, page: str) -> dict:
+def index_row(manifest: dict, tl: pd.DataFrame | None, *, page: str) -> dict:
     """What the index shows of one video (JSON-ready)."""
     tl = tl if tl is not None else pd.DataFrame()
     vid = str(manifest["video_id"])

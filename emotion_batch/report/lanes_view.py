@@ -78,7 +78,7 @@ def _encode(cells: pd.DataFrame, thumbs: dict[str, str]) -> list[dict]:
     return lanes
 
 
-def lanes_data(tl: pd.DataFrame, span_s: int, thumbs: dict[str, str]) -> dict:
+def lanes_data(tl: pd.DataFrame, span_s: int, *, thumbs: dict[str, str]) -> dict:
     """What the page's lane chart draws (module doc); `tl` comes from prepare()."""
     col = column_seconds(span_s)
     cells = lane_cells(tl, span_s=span_s, max_columns=math.ceil(max(span_s, 1) / col))

@@ -93,7 +93,7 @@ def _mix(counts: Counter) -> tuple[list, list]:
     return shares, strip
 
 
-def write_persons(out: Path, persons: pd.DataFrame | None, rows: dict[str, dict], manifests: dict[str, dict], *,
+def write_persons(out: Path, persons: pd.DataFrame | None, *, rows: dict[str, dict], manifests: dict[str, dict],
                   results_root: str, built_at: str, thumbnails: bool, write) -> str | None:
     """Write persons.html (returns its name) or remove a stale one (returns None)."""
     page = out / PERSONS_PAGE

@@ -39,7 +39,7 @@ def _plain(value):
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
-def video_key(manifest: dict, stamp: list, options: dict) -> str:
+def video_key(manifest: dict, *, stamp: list, options: dict) -> str:
     """What a video's page depends on, as one hash."""
     row = {k: _plain(v) for k, v in sorted(manifest.items())}
     blob = json.dumps([code_version(), row, stamp, options], sort_keys=True, default=str)

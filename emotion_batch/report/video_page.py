@@ -196,8 +196,8 @@ def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, wi
     return fv
 
 
-def video_view(manifest: dict, tl: pd.DataFrame | None, at: pd.DataFrame | None, tracks: pd.DataFrame | None,
-               page: str, *, site: Path, max_points: int = 1500, max_faces: int = 12,
+def video_view(manifest: dict, tl: pd.DataFrame | None, *, at: pd.DataFrame | None, tracks: pd.DataFrame | None,
+               page: str, site: Path, max_points: int = 1500, max_faces: int = 12,
                frames: bool = True) -> VideoView:
     """Everything one video page shows; the frames are written under site/frames/<page>/."""
     tl = tl if tl is not None else pd.DataFrame()
@@ -248,12 +248,12 @@ def _evidence(v: VideoView, tl: pd.DataFrame, faces: list[int], lane_of: dict, s
     else:
         ev.note = "frames not extracted (report built without frames)"
     v.frames_note, v.has_frames = ev.note, bool(ev.frames)
-    v.lanes = lanes_view.lanes_data(tl, v.span_s, ev.thumbs)
+    v.lanes = lanes_view.lanes_data(tl, v.span_s, thumbs=ev.thumbs)
     for fv in v.faces:
         fv.thumb = ev.thumbs.get(fv.lane)
     size = ev.size or (v.manifest.get("width"), v.manifest.get("height"))
     data = {"lanes": v.lanes, "figs": v.figs, "labels": list(LABELS),
             "frames": {str(s): f for s, f in ev.frames.items()}, "overview": v.overview_s,
             "size": list(size) if all(size) else None,
-            "boxes": evidence.boxes(tl, sorted(ev.frames), lane_of.__getitem__)}
+            "boxes": evidence.boxes(tl, sorted(ev.frames), lane_of=lane_of.__getitem__)}
     v.data_json = safe_json(data)
