@@ -197,3 +197,34 @@ def build(root: Path, tmp: Path, long: bool = True) -> dict[str, str]:
                   seed=4)
         ids["long"] = "vid_long"
     return ids
+
+
+def add_persons(root: Path, faces: dict[str, dict[int, int]], crop: dict[int, tuple[str, float, list]] | None = None):
+    """An identity step's output, as issue 24 writes it: tracks/<video_id>.parquet (video_id,
+    face_id -> person_id) and persons/persons.parquet (the schema documented in
+    emotion_batch/report/persons_page.py). faces: video id -> {face id: person id}; crop:
+    person id -> (video id, time, box) of the representative crop."""
+    import pyarrow.parquet as pq
+
+    crop = crop or {}
+    (root / "tracks").mkdir(exist_ok=True)
+    (root / "persons").mkdir(exist_ok=True)
+    for vid, mapping in faces.items():
+        pq.write_table(pa.table({
+            "video_id": pa.array([vid] * len(mapping), pa.string()),
+            "face_id": pa.array(list(mapping), pa.int32()),
+            "person_id": pa.array(list(mapping.values()), pa.int64()),
+        }), root / "tracks" / f"{vid}.parquet")
+    pids = sorted({p for m in faces.values() for p in m.values()})
+    rows = []
+    for pid in pids:
+        vids = sorted(v for v, m in faces.items() if pid in m.values())
+        cv, ct, cb = crop.get(pid, (None, None, None))
+        rows.append({"person_id": pid, "n_videos": len(vids), "videos": vids, "seconds": 4 * len(vids),
+                     "first_seen": "2025-01-01T00:00:00Z", "last_seen": "2025-01-02T00:00:00Z",
+                     "crop_video_id": cv, "crop_t": ct, "crop_box": cb})
+    schema = pa.schema([("person_id", pa.int64()), ("n_videos", pa.int32()), ("videos", pa.list_(pa.string())),
+                        ("seconds", pa.int64()), ("first_seen", pa.string()), ("last_seen", pa.string()),
+                        ("crop_video_id", pa.string()), ("crop_t", pa.float64()),
+                        ("crop_box", pa.list_(pa.float32(), 4))])
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), root / "persons" / "persons.parquet")
