@@ -48,7 +48,7 @@ class IdentitySummary:
 
 
 def _put(fs: pafs.FileSystem, path: str, table: pa.Table) -> None:
-    from emotion_batch.run.store import write_atomic  # run/ uses identity/, not the other way at import
+    from emotion_batch.fs import write_atomic
 
     meta = {b"emotion_batch.schema_version": SCHEMA_VERSION.encode()}
     write_atomic(fs, path, table.replace_schema_metadata(meta))

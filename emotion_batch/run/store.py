@@ -15,14 +15,13 @@ Schema and model versions are stored in the Parquet key-value metadata.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from emotion_batch.fs import open_fs
+from emotion_batch.fs import open_fs, write_atomic
 from emotion_batch.schemas import SCHEMA_VERSION, TABLES
 
 
@@ -36,22 +35,6 @@ class DoneRecord:
     def finished(self, model_version: str, config_hash: str) -> bool:
         """Finished `ok` with this model and these settings."""
         return self.status == "ok" and self.model_version == model_version and self.config_hash == config_hash
-
-
-def write_atomic(fs: pafs.FileSystem, final: str, data: pa.Table, prefix: str = ".") -> None:
-    """Write `data` as Parquet under a hidden temporary name beside `final`, then rename it:
-    a killed writer leaves the old file or the new one, never half a file."""
-    tmp = f"{final.rsplit('/', 1)[0]}/{prefix}{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with fs.open_output_stream(tmp) as sink:
-            pq.write_table(data, sink, compression="zstd")
-        fs.move(tmp, final)
-    except BaseException:
-        try:
-            fs.delete_file(tmp)
-        except (OSError, FileNotFoundError):
-            pass
-        raise
 
 
 class ResultStore:

@@ -80,7 +80,7 @@ def _done(store, path, *, status="ok", model="m1", chash="c1", row_path=None, ro
     import pyarrow as pa
 
     from emotion_batch.media import fingerprint
-    from emotion_batch.run.store import write_atomic
+    from emotion_batch.fs import write_atomic
 
     vid = row_id or fingerprint(str(path))
     row = pa.table({"status": [status], "model_version": [model], "config_hash": [chash],
