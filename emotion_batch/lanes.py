@@ -77,41 +77,46 @@ def _voice_seconds(tl: pd.DataFrame) -> pd.DataFrame:
                          "confidence": conf, "who": who})
 
 
-def _columns(per_second: pd.DataFrame, width: int, span_s: int) -> pd.DataFrame:
+def _columns(per_second: pd.DataFrame, width: int, start_s: int, end_s: int) -> pd.DataFrame:
     """Cells of `width` whole seconds: the most frequent emotion (ties in label order), the mean
     confidence of its seconds with that emotion, and `who` of its first such second."""
     if per_second.empty:
         return pd.DataFrame(columns=CELL_COLUMNS)
     d = per_second.sort_values(["lane", "second"])
-    d = d.assign(col=d["second"].to_numpy() // width, rank=d["emotion"].map(_RANK).fillna(len(LABELS)))
+    d = d.assign(col=(d["second"].to_numpy() - start_s) // width, rank=d["emotion"].map(_RANK).fillna(len(LABELS)))
     counts = d.groupby(["lane", "col", "emotion", "rank"], as_index=False).agg(
         n=("second", "size"), confidence=("confidence", "mean"), who=("who", "first"))
     counts = counts.sort_values(["lane", "col", "n", "rank"], ascending=[True, True, False, True])
     sizes = d.groupby(["lane", "col"]).size().rename("n_seconds").reset_index()
     top = counts.drop_duplicates(["lane", "col"]).merge(sizes, on=["lane", "col"])
-    top["start_s"] = top["col"] * width
-    top["end_s"] = np.minimum((top["col"] + 1) * width, max(span_s, 1))
+    top["start_s"] = start_s + top["col"] * width
+    top["end_s"] = np.minimum(start_s + (top["col"] + 1) * width, max(end_s, start_s + 1))
     return top[CELL_COLUMNS].reset_index(drop=True)
 
 
-def lane_cells(timeline: pd.DataFrame, *, span_s: int | None = None, max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
-    """The cells of one video's lanes (module doc), face lanes first (most seen first), the
-    voice lane last; columns: lane, start_s, end_s, emotion, confidence, who, n_seconds."""
+def lane_cells(timeline: pd.DataFrame, *, span_s: int | None = None, start_s: int = 0,
+               max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
+    """The cells of one video's lanes (module doc) over seconds [start_s, span_s), face lanes
+    first (most seen first), the voice lane last; columns: lane, start_s, end_s, emotion,
+    confidence, who, n_seconds. A window of at most `max_columns` seconds is drawn per second:
+    the drill-down into a long video."""
     span = span_seconds(timeline) if span_s is None else int(span_s)
-    width = max(1, math.ceil(max(span, 1) / max(max_columns, 1)))
+    start = max(0, int(start_s))
+    width = max(1, math.ceil(max(span - start, 1) / max(max_columns, 1)))
+    timeline = timeline[(timeline["second"] >= start) & (timeline["second"] < max(span, start + 1))]
     faces = _face_seconds(timeline)
     seen = faces.groupby("lane").size()
     order = sorted(seen.index, key=lambda lane: (-seen[lane], lane))
-    cells = _columns(faces, width, span)
+    cells = _columns(faces, width, start, span)
     cells["lane"] = pd.Categorical(cells["lane"], categories=order)
     cells = cells.sort_values(["lane", "start_s"]).astype({"lane": str})
-    voice = _columns(_voice_seconds(timeline), width, span)
+    voice = _columns(_voice_seconds(timeline), width, start, span)
     return pd.concat([cells, voice], ignore_index=True) if len(voice) else cells.reset_index(drop=True)
 
 
-def lanes_figure(cells: pd.DataFrame, *, span_s: int, title: str | None = None):
+def lanes_figure(cells: pd.DataFrame, *, span_s: int, start_s: int = 0, title: str | None = None):
     """A plotly Figure of `lane_cells` output: one row per lane (top to bottom in the cells'
-    order), bars coloured by emotion with confidence as opacity, x in seconds from 0 to span_s.
+    order), bars coloured by emotion with confidence as opacity, x in seconds from start_s to span_s.
     With no cells the figure says so in one line instead of drawing empty lanes."""
     import plotly.graph_objects as go
 
@@ -137,5 +142,5 @@ def lanes_figure(cells: pd.DataFrame, *, span_s: int, title: str | None = None):
                       height=90 + 28 * max(len(lanes), 1), legend=dict(orientation="h", y=-0.2),
                       margin=dict(l=90, r=15, t=40 if title else 15, b=40))
     fig.update_yaxes(categoryorder="array", categoryarray=lanes[::-1], type="category")
-    fig.update_xaxes(range=[0, max(span_s, 1)], title="time (s)", tick0=0, rangemode="tozero")
+    fig.update_xaxes(range=[start_s, max(span_s, start_s + 1)], title="time (s)", tick0=0)
     return fig
