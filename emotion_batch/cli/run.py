@@ -317,7 +317,7 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
 
     config = build_config(**kw)
     if supervise.wanted(engine):  # the driver's Ray node may end its process: watched from here
-        sys.exit(supervise.run_child(out))
+        sys.exit(supervise.run_child(out, click.get_current_context().meta["argv"]))
     try:
         code = execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
                        gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,

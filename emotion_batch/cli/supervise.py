@@ -60,12 +60,13 @@ def note(**fields) -> None:
         pass
 
 
-def run_child(out: str) -> int:
-    """Run this command again as a child and return the exit status to end with."""
+def run_child(out: str, argv: list[str]) -> int:
+    """Run this command (`argv`: its arguments after the program's name, as main() was given
+    them, which need not be sys.argv) again as a child and return the exit status to end with."""
     fd, status_path = tempfile.mkstemp(prefix="emotion-batch-status-", suffix=".json")
     os.close(fd)
     env = dict(os.environ, **{CHILD_ENV: status_path})
-    cmd = [sys.executable, "-c", "from emotion_batch.cli import main; main(prog_name='emotion-batch')", *sys.argv[1:]]
+    cmd = [sys.executable, "-c", "from emotion_batch.cli import main; main(prog_name='emotion-batch')", *argv]
     sys.stdout.flush()
     sys.stderr.flush()
     child = subprocess.Popen(cmd, env=env)
