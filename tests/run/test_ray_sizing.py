@@ -52,9 +52,9 @@ def test_units_running_at_once_share_the_actors_threads():
 
 
 def test_a_fixed_cluster_that_cannot_fit_the_actors_is_an_error():
-    with pytest.raises(ConfigError, match="no room for 1 actor"):
+    with pytest.raises(ConfigError, match="no room for 1 analysis worker"):
         size(RunConfig(device="cuda"), {"CPU": 2.0}, fixed=True)
-    with pytest.raises(ConfigError, match="no room for 3 actor"):
+    with pytest.raises(ConfigError, match="no room for 3 analysis workers"):
         size(RunConfig(device="cpu"), {"CPU": 2.0}, fixed=True, cpus_per_actor=1, min_actors=3)
     with pytest.raises(ConfigError, match="--min-actors"):
         size(RunConfig(device="cpu"), {"CPU": 8.0}, min_actors=3, max_actors=2)
