@@ -250,11 +250,33 @@ def read_table(
     """One table of `path` as Arrow, filtered at the Parquet level (`video_ids` already
     resolved: ids only); timelines with the expert labels of old files filled in."""
     dset = table_dataset(path, table, video_ids)
+    want_person = table == "timelines" and (columns is None or "person_id" in columns)
     read = _with_prob_columns(columns) if table == "timelines" else columns
+    if read is not None and "person_id" in read and "person_id" not in dset.schema.names:
+        read = [c for c in read if c != "person_id"] + [c for c in ("video_id", "face_id") if c not in read]
     data = dset.to_table(columns=read, filter=_filters(table, video_ids, seconds, emotions, face_ids))
     if table == "timelines":
-        data = with_expert_labels(data).select(columns or data.column_names)
+        data = with_expert_labels(data)
+        if want_person and "person_id" not in data.column_names:
+            data = with_person_ids(path, data, video_ids)
+        data = data.select(columns or data.column_names)
     return data
+
+
+def with_person_ids(path: str, timelines: pa.Table, video_ids: list[str] | None = None) -> pa.Table:
+    """`timelines` with each row's `person_id` from the identity step's tracks table (null: no
+    face, no usable view of the face, or identity off), rows in their order."""
+    fs, root = _open_fs(path)
+    tracks = _identity_datasets(fs, root)["tracks"]
+    flt = None if video_ids is None else pc.field("video_id").isin(list(video_ids))
+    keys = tracks.to_table(columns=["video_id", "face_id", "person_id"], filter=flt) if tracks.files else None
+    if keys is None or keys.num_rows == 0 or timelines.num_rows == 0:
+        return timelines.append_column("person_id", pa.nulls(timelines.num_rows, pa.int64()))
+    keys = keys.group_by(["video_id", "face_id"]).aggregate([("person_id", "min")])
+    keys = keys.select(["video_id", "face_id", "person_id_min"]).rename_columns(["video_id", "face_id", "person_id"])
+    rows = timelines.append_column("_row", pa.array(np.arange(timelines.num_rows)))
+    joined = rows.join(keys, keys=["video_id", "face_id"], join_type="left outer").sort_by("_row")
+    return joined.drop_columns(["_row"])
 
 
 def _with_prob_columns(cols: list[str] | None) -> list[str] | None:

@@ -108,9 +108,7 @@ class Results:
         from emotion_batch.summary import video_summary
 
         ids = self._ids_for(video)
-        cols = ["video_id", "face_id", "second", "emotion", "voice_owner"]
-        have = query.table_dataset(self.path, "timelines", ids).schema.names
-        cols = [c for c in cols + ["person_id"] if c in have]
+        cols = ["video_id", "face_id", "second", "emotion", "voice_owner", "person_id"]
         tl = query.read_table(self.path, "timelines", video_ids=ids, columns=cols)
         return video_summary(self.videos(ids), tl.to_pandas())
 

@@ -98,12 +98,21 @@ def test_plot_is_a_lane_figure(analysed):
     _, res, _ = analysed
     fig = res.plot(video="interview.mp4")
     lanes = [y for t in fig.data for y in t.y]
-    assert "face 0" in lanes and fig.layout.xaxis.range == (0, 3)
     tl = res.timelines(video="interview.mp4")
     face0 = tl[tl.face_id == 0].set_index("second")
+    pid = face0.person_id.dropna().unique()  # identity gave the face a person: its lane is the person's
+    lane0 = f"person {int(pid[0])}" if len(pid) else "face 0"
+    assert lane0 in lanes and fig.layout.xaxis.range == (0, 3)
+
+    def who(face_id):
+        if face_id == -1:
+            return "off screen"
+        p = tl[tl.face_id == face_id].person_id.dropna()
+        return f"person {int(p.iloc[0])}" if len(p) else f"face {face_id}"
+
     for t in fig.data:  # colour = the fused emotion of that second, opacity = its confidence
         for y, base, op in zip(t.y, t.base, t.marker.opacity):
-            if y == "face 0":
+            if y == lane0:
                 assert face0.loc[base, "emotion"] == t.name
                 assert op == pytest.approx(max(face0.loc[base, "confidence"], 0.15), abs=1e-6)
     assert "interview.mp4" in fig.layout.title.text
@@ -111,8 +120,7 @@ def test_plot_is_a_lane_figure(analysed):
     owner = tl[tl.voice_owner].set_index("second")
     voice = [(base, t.name, who) for t in fig.data for y, base, (_, _, _, who) in zip(t.y, t.base, t.customdata)
              if y == "voice"]
-    assert sorted(voice) == [(s, owner.loc[s, "a_emotion"], "off screen" if owner.loc[s, "face_id"] == -1
-                              else f"face {owner.loc[s, 'face_id']}") for s in sorted(owner.index)]
+    assert sorted(voice) == [(s, owner.loc[s, "a_emotion"], who(owner.loc[s, "face_id"])) for s in sorted(owner.index)]
     assert len(voice) == 3
 
 

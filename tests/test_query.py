@@ -39,7 +39,7 @@ def test_open_results_all_tables_typed(results):
     assert set(r.videos.video_id) == {"vid_a", "vid_b", "vid_xss", "vid_fail"}
     assert set(r.timelines.video_id) == {"vid_a", "vid_b", "vid_xss"}
     assert set(r.attributions.video_id) == {"vid_a", "vid_b"}
-    assert list(r.timelines.columns) == TIMELINE_SCHEMA.names
+    assert list(r.timelines.columns) == TIMELINE_SCHEMA.names + ["person_id"]  # from tracks/ (identity)
     assert list(r.attributions.columns) == ATTRIBUTION_SCHEMA.names
     assert list(r.videos.columns) == MANIFEST_SCHEMA.names
     # the audio expert is null for the video without audio, the failed video has its error

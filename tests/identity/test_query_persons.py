@@ -52,3 +52,25 @@ def test_timelines_carry_person_id_and_group_by_person(results):
 def test_persons_views_are_read_only(results):
     with pytest.raises(QueryError, match="persons, tracks"):
         run_sql(str(results), "DELETE FROM persons")
+
+
+def test_open_results_and_results_carry_person_id_in_row_order(results):
+    """Every face row gets its person_id in Python too (open_results, Results), not only in SQL:
+    joined from tracks/ with the rows in their file order; null for the no-face row and before
+    identity ran."""
+    from emotion_batch import Results
+    from emotion_batch.query import open_results
+
+    assert open_results(str(results)).timelines.person_id.isna().all()
+    _write(results, "v1", ["A", "B"])
+    _write(results, "v2", ["B"])
+    assign_persons(str(results), mode="collection")
+    plain = open_results(str(results), columns={"timelines": ["video_id", "face_id", "second"]}).timelines
+    tl = open_results(str(results)).timelines
+    assert tl[["video_id", "face_id", "second"]].equals(plain)  # same rows, same order
+    want = {("v1", 0): 0, ("v1", 1): 1, ("v2", 0): 1}
+    for (vid, fid), pid in zip(zip(tl.video_id, tl.face_id), tl.person_id):
+        assert (pid == want[(vid, fid)]) if fid >= 0 else pid is None or np.isnan(pid)
+    only = open_results(str(results), video_ids=["two.mp4"], columns={"timelines": ["second", "person_id"]}).timelines
+    assert list(only.columns) == ["second", "person_id"] and set(only.person_id.dropna()) == {1}
+    assert set(Results(str(results)).timelines(video="one.mp4", face_ids=[1]).person_id) == {1}
