@@ -61,6 +61,17 @@ def note(**fields) -> None:
         pass
 
 
+def _end_with_parent() -> None:
+    """In the child before it starts (Linux): SIGTERM when this parent dies, even by SIGKILL,
+    so a killed parent leaves no run behind (it stops cleanly, as for any SIGTERM)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def run_child(out: str, *, command: list[str] | None = None) -> int:
     """Run this command again (or `command`) as a child and return the exit status to end with."""
     fd, status_path = tempfile.mkstemp(prefix="emotion-batch-status-", suffix=".json")
@@ -70,7 +81,7 @@ def run_child(out: str, *, command: list[str] | None = None) -> int:
                       *sys.argv[1:]]
     sys.stdout.flush()
     sys.stderr.flush()
-    child = subprocess.Popen(cmd, env=env)
+    child = subprocess.Popen(cmd, env=env, preexec_fn=_end_with_parent)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     received: list[int] = []

@@ -70,3 +70,29 @@ def test_only_a_ray_run_on_a_real_console_is_watched(monkeypatch):
     assert not supervise.wanted("local")
     monkeypatch.setattr(sys, "stdout", io.StringIO())  # click's test runner, captured output
     assert not supervise.wanted("ray")
+
+
+def test_the_child_ends_when_the_parent_is_killed(tmp_path):
+    """SIGKILL of the watching parent (no chance to pass anything on) still stops the run."""
+    import os
+
+    import psutil
+
+    flag = tmp_path / "child.pid"
+    child_py = tmp_path / "child.py"
+    child_py.write_text(f"import os, time\nopen({str(flag)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)\n")
+    parent_code = ("import sys; from emotion_batch.cli import supervise; "
+                   f"supervise.run_child({str(tmp_path)!r}, command=[sys.executable, {str(child_py)!r}])")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code])
+    try:
+        deadline = time.monotonic() + 60
+        while not (flag.exists() and flag.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = psutil.Process(int(flag.read_text()))
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        child.wait(timeout=60)  # raises psutil.TimeoutExpired if it is still running
+        assert not child.is_running()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
