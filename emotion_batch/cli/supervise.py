@@ -11,7 +11,8 @@ process says so in one plain line with the log path, drops the claims its proces
 (claims of processes that no longer exist on this host) and exits 2.
 
 SIGINT and SIGTERM are passed on to the child, which stops cleanly and exits 130 or 143;
-this process then exits with the same status. Nothing of torch or Ray is imported here.
+this process then exits with the same status, also when the signal reached Ray's processes
+too (Slurm signals every process of a job) and the child could not finish its stop. Nothing of torch or Ray is imported here.
 Only where the console is a real file (not under click's test runner, not a job
 entrypoint calling `execute`) and only for the Ray engine.
 """
@@ -60,19 +61,35 @@ def note(**fields) -> None:
         pass
 
 
-def run_child(out: str, argv: list[str]) -> int:
+def _end_with_parent() -> None:
+    """In the child before it starts (Linux): SIGTERM when this parent dies, even by SIGKILL,
+    so a killed parent leaves no run behind (it stops cleanly, as for any SIGTERM)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def run_child(out: str, argv: list[str] = (), *, command: list[str] | None = None) -> int:
     """Run this command (`argv`: its arguments after the program's name, as main() was given
-    them, which need not be sys.argv) again as a child and return the exit status to end with."""
+    them, which need not be sys.argv) again as a child, or `command`, and return the exit
+    status to end with."""
     fd, status_path = tempfile.mkstemp(prefix="emotion-batch-status-", suffix=".json")
     os.close(fd)
     env = dict(os.environ, **{CHILD_ENV: status_path})
-    cmd = [sys.executable, "-c", "from emotion_batch.cli import main; main(prog_name='emotion-batch')", *argv]
+    cmd = command or [sys.executable, "-c", "from emotion_batch.cli import main; main(prog_name='emotion-batch')",
+                      *argv]
     sys.stdout.flush()
     sys.stderr.flush()
-    child = subprocess.Popen(cmd, env=env)
+    child = subprocess.Popen(cmd, env=env, preexec_fn=_end_with_parent)
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
+    received: list[int] = []
+
     def forward(signum, frame):
+        received.append(signum)
         try:
             child.send_signal(signum)
         except ProcessLookupError:
@@ -97,16 +114,26 @@ def run_child(out: str, argv: list[str]) -> int:
             pass
     if status.get("status") == rc:
         return rc
-    return _ended_from_outside(rc, status.get("log"), out)
+    return _ended_from_outside(rc, status.get("log"), out, received[0] if received else None)
 
 
-def _ended_from_outside(rc: int, log_path: str | None, out: str) -> int:
-    how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
-    click.echo(f"Error: the run stopped: its process ended before it finished ({how}), most likely because "
-               "the Ray node it ran on was lost; finished videos are kept: run the same command again to resume",
-               err=True)
+def _ended_from_outside(rc: int, log_path: str | None, out: str, signum: int | None) -> int:
+    """One line for a child that did not finish (and the log path); its claims dropped."""
+    if signum is not None:  # stopped on purpose (Slurm signals every process, Ray's too)
+        what = "Stopped by SIGTERM" if signum == signal.SIGTERM else "Interrupted"
+        click.echo(f"{what}. Finished videos are kept; run the same command again to resume.", err=True)
+    else:
+        how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
+        click.echo(f"Error: the run stopped: its process ended before it finished ({how}), most likely because "
+                   "the Ray node it ran on was lost; finished videos are kept: run the same command again to "
+                   "resume", err=True)
     if log_path:
         click.echo(f"details: {log_path}", err=True)
+    _drop_abandoned_claims(out)
+    return 2 if signum is None else 128 + signum
+
+
+def _drop_abandoned_claims(out: str) -> None:
     try:
         from emotion_batch.run.claims import Claims
         from emotion_batch.run.store import ResultStore
@@ -115,4 +142,3 @@ def _ended_from_outside(rc: int, log_path: str | None, out: str) -> int:
         Claims(store.fs, store.root).release_abandoned()
     except Exception:  # best effort: the next run takes abandoned claims over anyway
         pass
-    return 2

@@ -86,7 +86,10 @@ def retire(store: ResultStore, video_id: str, path: str) -> bool:
         if not store.exists(table, video_id):
             continue
         store.fs.create_dir(f"{store.root}/{RETIRED}/{table}", recursive=True)
-        store.fs.move(store.path(table, video_id), f"{store.root}/{RETIRED}/{table}/{video_id}.parquet")
+        try:
+            store.fs.move(store.path(table, video_id), f"{store.root}/{RETIRED}/{table}/{video_id}.parquet")
+        except FileNotFoundError:  # another run into the same results retired it just now
+            continue
     log.info("retired %s: %s now holds other content", video_id, path)
     return True
 

@@ -171,8 +171,14 @@ class _QuietFileHandler(logging.FileHandler):
     """A log that fails (disk full) goes quiet instead of printing tracebacks to the console."""
 
     def handleError(self, record):  # noqa: N802 (logging's name)
-        self.close()
-        logging.getLogger("emotion_batch").removeHandler(self)
+        logger = logging.getLogger("emotion_batch")
+        logger.removeHandler(self)
+        if not logger.handlers:  # else logging's last resort prints every later record to the console
+            logger.addHandler(logging.NullHandler())
+        try:
+            self.close()  # flushes what is buffered: fails again on a full disk
+        except OSError:
+            self.stream = None  # let it go: nothing more is written here
 
 
 LOG_ENV = "EMOTION_BATCH_RUN_LOG"  # the run's log file, for worker processes started by the run

@@ -27,7 +27,10 @@ class _ToRunLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if self.target.isEnabledFor(record.levelno):
             record.msg = f"[{record.name}] {record.msg}"
-            self.target.handle(record)
+            try:
+                self.target.handle(record)
+            except Exception:  # a log that cannot be written (disk full) must not stop the library
+                pass
 
 
 def _is_console(h: logging.Handler) -> bool:

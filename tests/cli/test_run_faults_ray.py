@@ -1,7 +1,8 @@
 """The Ray engine through the CLI, as a user runs it (a subprocess with an embedded Ray):
 one current manifest row per path after a file changed in place and another was renamed, a
-FIFO among the inputs refused without blocking the batch, and a full disk mid-run stopping
-the run with one plain line and the log path. No traceback on the console in any of them."""
+FIFO among the inputs refused without blocking the batch, sound past the picture analysed,
+a full disk mid-run stopping the run with one plain line and the log path, and the loss of
+the driver's Ray node. No traceback on the console in any of them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 
 from ray_helpers import REPO, descendants, env_with, stop_pids
-from videogen import make_video
+from videogen import make_video, tone
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -57,6 +58,7 @@ def test_current_rows_fifo_and_full_disk_under_ray(tmp_path):
     shutil.copyfile(src / "one.mp4", inbox / "changed.mp4")
     shutil.copyfile(src / "three.mp4", inbox / "before.mp4")
     os.mkfifo(inbox / "pipe.mp4")  # nothing writes to it: opening it would block the run
+    make_video(inbox / "tail.mp4", seconds=2.0, fps=5, size=(96, 72), audio=tone(4.2, 16000))
     out = tmp_path / "res"
 
     rc, text = _cli(inbox, out, tmp_path)
@@ -65,6 +67,10 @@ def test_current_rows_fifo_and_full_disk_under_ray(tmp_path):
     first = _manifest(out).set_index("path")
     assert first.loc[str(inbox / "changed.mp4"), "status"] == "ok"
     renamed_id = first.loc[str(inbox / "before.mp4"), "video_id"]
+    tail = first.loc[str(inbox / "tail.mp4")]  # sound past the picture: analysed, and said
+    assert tail.duration_s == pytest.approx(4.2, abs=0.1) and "duration_s is the sound's" in tail.warning
+    tl = pd.read_parquet(out / "timelines" / f"{tail.video_id}.parquet")
+    assert sorted(set(tl.second)) == [0, 1, 2, 3, 4] and set(tl[tl.second >= 2].face_id) == {-1}
 
     shutil.copyfile(src / "two.mp4", inbox / "changed.mp4")  # changed in place
     os.rename(inbox / "before.mp4", inbox / "after.mp4")  # renamed
@@ -73,7 +79,7 @@ def test_current_rows_fifo_and_full_disk_under_ray(tmp_path):
     m = _manifest(out)
     assert m.path.is_unique, m[["path", "video_id", "status"]]  # one current row per path
     m = m.set_index("path")
-    assert sorted(m.index) == sorted(str(inbox / n) for n in ("changed.mp4", "after.mp4", "pipe.mp4"))
+    assert sorted(m.index) == sorted(str(inbox / n) for n in ("changed.mp4", "after.mp4", "pipe.mp4", "tail.mp4"))
     assert m.loc[str(inbox / "after.mp4"), "video_id"] == renamed_id  # not analysed again
     assert m.loc[str(inbox / "changed.mp4"), "duration_s"] == pytest.approx(2.0, abs=0.1)
     timeline_ids = {p.stem for p in (out / "timelines").glob("*.parquet")}

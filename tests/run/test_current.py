@@ -130,3 +130,34 @@ def test_copy_of_a_file_changed_in_place_is_not_its_duplicate(sources, tmp_path)
     assert [it.path for it in p.todo] == [str(a)]
     assert _rows_for(root, keep) == [{"video_id": x.video_id, "status": "ok"}]
     assert _rows_for(root, a) == []
+
+
+def test_two_runs_retiring_the_same_row_both_go_on(sources, tmp_path):
+    """Two runs into one results folder plan the same changed file: the second finds the
+    files gone under its hands and goes on (no 'cannot write results')."""
+    from emotion_batch.run import current
+
+    root = tmp_path / "res"
+    store = ResultStore(str(root))
+    f = tmp_path / "clip.mp4"
+    shutil.copyfile(sources / "one.mp4", f)
+    old = _plan(store, [f]).todo[0]
+    _finish(store, old)
+    index = path_index(store, [str(f)])
+    moved = []
+
+    class Racing:  # the other run moves each file first
+        def __init__(self, fs):
+            self._fs = fs
+
+        def __getattr__(self, name):
+            return getattr(self._fs, name)
+
+        def move(self, src, dst):
+            self._fs.move(src, dst)
+            moved.append(src)
+            raise FileNotFoundError(src)
+
+    store.fs = Racing(store.fs)
+    assert current.retire_stale(store, str(f), "new-content", index) == 1
+    assert len(moved) == 2 and store.video_ids("videos") == []

@@ -136,3 +136,32 @@ def test_worker_log_goes_to_the_run_log_not_the_console(tmp_path, monkeypatch, c
     assert os.path.dirname(path) == str(tmp_path / "logs") and os.path.basename(path).startswith("worker-")
     for h in list(logger.handlers):
         h.close()
+
+
+def test_a_run_log_on_a_full_disk_goes_quiet_without_raising(tmp_path, capsys):
+    """Found with a real full disk under Ray: closing the failed log flushed it again, and the
+    OSError came out of Ray Data's logger call, ending the run with the wrong reason."""
+    import errno
+    import logging
+
+    class Full:
+        def write(self, s):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        flush = close = lambda self: Full.write(self, "")
+
+    handler = output._QuietFileHandler(str(tmp_path / "run.log"), delay=True)
+    logger = logging.getLogger("emotion_batch")
+    logger.addHandler(handler)
+    handler.stream = Full()
+    propagate, logger.propagate = logger.propagate, False  # as in a worker (pytest's handlers sit on root)
+    try:
+        logging.getLogger("emotion_batch.x").error("an error while the disk is full")  # must not raise
+        assert handler not in logger.handlers
+        logging.getLogger("emotion_batch.x").error("run stopped: ...")  # not to the console either
+        assert "run stopped" not in capsys.readouterr().err
+    finally:
+        logger.propagate = propagate
+        logger.removeHandler(handler)
+        for h in [h for h in logger.handlers if isinstance(h, logging.NullHandler)]:
+            logger.removeHandler(h)
