@@ -47,11 +47,25 @@ class IdentitySummary:
     new: int  # persons added by this step (collection)
 
 
-def _put(fs: pafs.FileSystem, path: str, table: pa.Table) -> None:
+TRACK_FILES = b"emotion_batch.track_files"  # persons.parquet: how many tracks files its statistics cover
+
+
+def _put(fs: pafs.FileSystem, path: str, table: pa.Table, **meta: str) -> None:
     from emotion_batch.fs import write_atomic
 
-    meta = {b"emotion_batch.schema_version": SCHEMA_VERSION.encode()}
+    meta = {b"emotion_batch.schema_version": SCHEMA_VERSION.encode(),
+            **{f"emotion_batch.{k}".encode(): v.encode() for k, v in meta.items()}}
     write_atomic(fs, path, table.replace_schema_metadata(meta))
+
+
+def _persons_cover(fs: pafs.FileSystem, root: str, n_files: int) -> bool:
+    """Whether persons.parquet exists and its statistics cover exactly `n_files` tracks files
+    (a video retired since (run/current.py) took its tracks file away: they must be redone)."""
+    try:
+        meta = pq.read_schema(f"{root}/{PERSONS}/{PERSONS}.parquet", filesystem=fs).metadata or {}
+    except (FileNotFoundError, OSError):
+        return False
+    return meta.get(TRACK_FILES) == str(n_files).encode()
 
 
 def write_tracks(fs: pafs.FileSystem, root: str, video_id: str, tracks: pa.Table) -> None:
@@ -204,9 +218,10 @@ def assign_persons(out: str, *, mode: str = "collection", threshold: float = SAM
         _put(fs, path, t)
     if persons is None:
         return IdentitySummary(len(pending), found, 0)
-    if pending or not fs.get_file_info(f"{root}/{PERSONS}/{PERSONS}.parquet").type == pafs.FileType.File:
+    if pending or not _persons_cover(fs, root, len(files)):
         fs.create_dir(f"{root}/{PERSONS}", recursive=True)
-        _put(fs, f"{root}/{PERSONS}/{PERSONS}.parquet", _persons_table(fs, files, persons))
+        _put(fs, f"{root}/{PERSONS}/{PERSONS}.parquet", _persons_table(fs, files, persons),
+             track_files=str(len(files)))
     return IdentitySummary(len(pending), len(persons.ids), persons.new)
 
 

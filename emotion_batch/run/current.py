@@ -7,8 +7,9 @@ this while planning, for every input path, before anything of that path is writt
 * `path_index(store, paths)`: the ids of the manifest rows that name each input path (one
   scan of the manifest's `video_id` and `path` columns, on the driver).
 * `retire_stale(store, path, current_id, index)`: every other row naming `path` belongs to
-  content the file no longer holds; its files (timelines, attributions, then the manifest
-  row) are moved to `retired/<table>/<video_id>.parquet`. Nothing reads `retired/`: `query`,
+  content the file no longer holds; its files (timelines, attributions, tracks, then the manifest
+  row) are moved to `retired/<table>/<video_id>.parquet` (the persons step then redoes the
+  persons statistics without them). Nothing reads `retired/`: `query`,
   the report and `open_results` list `<table>/*.parquet` only. It stays as history.
 * `repoint(store, video_id, path)`: a finished video found under another path (renamed or
   moved; the old file is gone or holds other content) keeps its results, and its manifest row
@@ -37,7 +38,7 @@ from emotion_batch.run.store import ResultStore
 log = logging.getLogger(__name__)
 
 RETIRED = "retired"
-DATA_TABLES = ("timelines", "attributions")  # moved before the manifest row, which marks "done"
+DATA_TABLES = ("timelines", "attributions", "tracks")  # moved before the manifest row, which marks "done"
 
 
 def _manifest_files(store: ResultStore) -> list[str]:

@@ -80,3 +80,17 @@ def test_off_does_nothing_and_no_embedding_is_no_person(tmp_path):
     s = assign_persons(str(tmp_path), mode="collection")
     assert s.videos == 0 and _ids(tmp_path, "v1") == [None, None]
     assert load_persons(*open_fs(str(tmp_path))).num_rows == 0
+
+
+def test_persons_statistics_follow_a_retired_tracks_file(tmp_path):
+    """A video retired since the last step (its file changed in place: run/current.py moves its
+    tracks file to retired/) no longer counts in the persons table; the ids stay."""
+    _write(tmp_path, "v1", ["A"])
+    _write(tmp_path, "v2", ["A", "B"])
+    assign_persons(str(tmp_path), mode="collection", now="T1")
+    (tmp_path / "retired" / "tracks").mkdir(parents=True)
+    (tmp_path / "tracks" / "v2.parquet").rename(tmp_path / "retired" / "tracks" / "v2.parquet")
+    assert assign_persons(str(tmp_path), mode="collection", now="T2").videos == 0  # nothing new to assign
+    persons = {p["person_id"]: p for p in load_persons(*open_fs(str(tmp_path))).to_pylist()}
+    assert persons[0]["videos"] == ["v1"] and persons[0]["n_tracks"] == 1
+    assert 1 not in persons or persons[1]["n_tracks"] == 0

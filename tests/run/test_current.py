@@ -64,6 +64,8 @@ def test_file_changed_in_place_has_one_current_row(sources, tmp_path):
     shutil.copyfile(sources / "one.mp4", f)
     old = _plan(store, [f]).todo[0]
     _finish(store, old, seconds=1)
+    (root / "tracks").mkdir()
+    (root / "tracks" / f"{old.video_id}.parquet").write_bytes(b"identity's tracks of the old content")
     shutil.copyfile(sources / "two.mp4", f)  # new content under the same name
     p = _plan(store, [f])
     new = p.todo[0]
@@ -72,6 +74,7 @@ def test_file_changed_in_place_has_one_current_row(sources, tmp_path):
     assert store.video_ids("videos") == [] and store.video_ids("timelines") == []
     assert (root / RETIRED / "videos" / f"{old.video_id}.parquet").is_file()
     assert (root / RETIRED / "timelines" / f"{old.video_id}.parquet").is_file()
+    assert (root / RETIRED / "tracks" / f"{old.video_id}.parquet").is_file()  # its faces leave the persons too
     _finish(store, new, seconds=2)
     assert _rows_for(root, f) == [{"video_id": new.video_id, "status": "ok"}]
     counted = run_sql(str(root), "SELECT count(*) AS n FROM timelines").column("n")[0].as_py()
