@@ -15,9 +15,9 @@ unit (`run/batch.run_local`, `run/distributed.run_ray`):
   recomputed from all tracks files; centroids and first-seen kept).
 
 A run stopped before the step leaves tracks without persons: the next run's step takes them.
-Faces with no embedding (too small, too blurred) keep person_id null. Two runs whose steps
-overlap in time into one folder race here: the later persons table wins and both may give one
-new id to different people (a known gap, docs/identity.md). Nothing here imports Ray.
+Faces with no embedding (too small, too blurred) keep person_id null. Two runs into one
+folder never run this step at once: run/persons.py makes them take turns. Nothing here
+imports Ray.
 """
 
 from __future__ import annotations

@@ -54,3 +54,35 @@ def test_identity_off_writes_no_tracks_and_drops_earlier_ones(tmp_path):
     assert not list((out / "tracks").glob("*.parquet"))
     t = run_sql(str(out), "SELECT count(*) n, count(person_id) k FROM timelines WHERE face_id >= 0")
     assert t["n"][0].as_py() > 0 and t["k"][0].as_py() == 0
+
+
+def test_persons_steps_of_two_runs_take_turns(tmp_path):
+    """Two runs ending together must not both add a person under the same new id: a run whose
+    persons step finds another run's step under way waits for it (here the other run lets go
+    at the first wait), then assigns; the claim is gone afterwards."""
+    import numpy as np
+    import pyarrow as pa
+
+    from emotion_batch.fs import open_fs
+    from emotion_batch.identity.collection import write_tracks
+    from emotion_batch.run.claims import Claims
+    from emotion_batch.run.persons import PERSONS_CLAIM, give_persons
+    from emotion_batch.schemas import EMBEDDING_DIM, TRACK_SCHEMA
+
+    out = tmp_path / "out"
+    row = {"video_id": "v1", "face_id": 0, "t_first": 0.0, "t_last": 1.0, "seconds": 2, "n_crops": 3,
+           "embedding": np.eye(EMBEDDING_DIM, dtype=np.float32)[0].tolist()}
+    write_tracks(*open_fs(str(out)), "v1", pa.Table.from_pylist([row], schema=TRACK_SCHEMA))
+    other = Claims(*open_fs(str(out)), run_id="the other run")
+    assert other.take(PERSONS_CLAIM) is None
+    waits, lines = [], []
+
+    def sleep(s):
+        waits.append(pq.read_table(out / "tracks" / "v1.parquet")["person_id"].to_pylist())
+        other.release(PERSONS_CLAIM)
+
+    s = give_persons(str(out), RunConfig(), lines.append, sleep=sleep)
+    assert waits == [[None]]  # nothing was assigned while the other step held the claim
+    assert lines[0].startswith("persons: waiting for another run's persons step")
+    assert s.new == 1 and pq.read_table(out / "tracks" / "v1.parquet")["person_id"].to_pylist() == [0]
+    assert not (out / "claims" / f"{PERSONS_CLAIM}.claim").exists()
