@@ -88,7 +88,10 @@ def _force_loopback() -> None:
 
 def connect(address: str | None) -> bool:
     """Join the cluster at `address` (or RAY_ADDRESS), or start an embedded local Ray on
-    loopback. Returns True when this call initialised Ray (and so must shut it down)."""
+    loopback. Returns True when this call initialised Ray (and so must shut it down).
+    Workers' own output is not forwarded to this console (log_to_driver=False): what a user
+    needs comes back as rows and progress; Ray's crash dumps of a worker whose node died
+    (C++ stack traces) stay in Ray's session logs."""
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -96,7 +99,7 @@ def connect(address: str | None) -> bool:
         # The cluster decides the auth mode: export RAY_AUTH_MODE=token (and the token)
         # when it uses token authentication.
         try:
-            ray.init(address=address, logging_level="WARNING")
+            ray.init(address=address, logging_level="WARNING", log_to_driver=False)
         except (ConnectionError, RuntimeError) as e:
             raise ConfigError(f"cannot join the Ray cluster at {address}: {first_line(e)}") from None
     else:
@@ -111,7 +114,7 @@ def connect(address: str | None) -> bool:
         _force_loopback()
         try:
             ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
-                     _node_ip_address="127.0.0.1", logging_level="WARNING")
+                     _node_ip_address="127.0.0.1", logging_level="WARNING", log_to_driver=False)
         except Exception as e:  # GCS/raylet start-up failures arrive as many exception types
             log.error("the embedded Ray did not start", exc_info=True)
             raise ConfigError(

@@ -102,7 +102,8 @@ def test_current_rows_fifo_and_full_disk_under_ray(tmp_path):
 def test_losing_the_drivers_ray_node_is_one_line_and_the_log_path(tmp_path):
     """Ray's core worker ends the driver's process when its node's raylet dies: the watching
     parent (cli/supervise.py) says so in one line with the log path, drops the claims and
-    exits 2. Ray's own lines about the lost node still reach the console before it."""
+    exits 2. Ray's own lines about the lost raylet may still reach the console before it, but
+    no worker's crash dump does."""
     import psutil
 
     from ray_helpers import wait_for
@@ -134,7 +135,11 @@ def test_losing_the_drivers_ray_node_is_one_line_and_the_log_path(tmp_path):
         stop_pids(started)
     assert proc.returncode == 2, text
     errors = [ln for ln in text.splitlines() if ln.startswith("Error:")]
-    assert len(errors) == 1 and errors[0].startswith("Error: the run stopped: its process ended before it finished"), text
+    # Ray's core worker ends the driver (the watching parent says so), or the driver sees Ray
+    # gone first and stops by itself: one plain line either way
+    assert len(errors) == 1 and errors[0].startswith(("Error: the run stopped: its process ended before it finished",
+                                                      "Error: the run stopped: Ray was lost")), text
+    assert "StackTrace" not in text and "core_worker.cc" not in text, text  # workers' dumps stay in Ray's logs
     log = [ln.split("details: ", 1)[1] for ln in text.splitlines() if ln.startswith("details: ")]
     assert len(log) == 1 and os.path.isfile(log[0]), text
     assert os.listdir(out / "claims") == []
