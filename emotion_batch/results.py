@@ -113,9 +113,12 @@ class Results:
         return video_summary(self.videos(ids), tl.to_pandas())
 
     def sql(self, sql: str, **kw):
-        """A read-only SELECT over the views timelines, attributions, videos (`run_sql`), as a
-        DataFrame; the views are the whole folder, not narrowed by `video()`."""
-        return query.run_sql(self.path, sql, output="pandas", **kw)
+        """A read-only SELECT over the views timelines, attributions, videos, persons, tracks
+        (`sql.run_sql`), as a DataFrame; the views are the whole folder, not narrowed by
+        `video()`."""
+        from emotion_batch.sql import run_sql
+
+        return run_sql(self.path, sql, output="pandas", **kw)
 
     def _read(self, table, video, seconds, emotions, face_ids, columns):
         as_list = query._as_list

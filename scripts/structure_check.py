@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fusion", "identity"),
     ("explain",),
     ("pipeline",),
-    ("training", "query", "resolve", "report", "results", "lanes", "summary"),
+    ("training", "query", "sql", "resolve", "report", "results", "lanes", "summary"),
     ("run",),
     ("api", "cli"),
 )

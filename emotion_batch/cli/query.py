@@ -99,7 +99,8 @@ def query(results, sql, csv_file, json_file, parquet_file, limit, timeout_s, mem
     \b
       emotion-batch query results "SELECT emotion, count(*) FROM timelines GROUP BY 1"
     """
-    from emotion_batch.query import QueryError, run_sql
+    from emotion_batch.query import QueryError
+    from emotion_batch.sql import run_sql
 
     outputs = [(f, p) for f, p in (("csv", csv_file), ("json", json_file),
                                    ("parquet", parquet_file)) if p is not None]
