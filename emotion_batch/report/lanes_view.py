@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from emotion_batch.labels import LABELS
-from emotion_batch.lanes import VOICE, _who, lane_cells
+from emotion_batch.lanes import VOICE, lane_cells, lane_name
 from emotion_batch.schemas import prob_columns
 
 COLUMNS_UNTIL_S = 600
@@ -48,7 +48,7 @@ def lane_of_face(tl: pd.DataFrame) -> dict[int, str]:
     """face id -> the lane it is drawn in (its person's, or its own)."""
     faces, first = np.unique(tl["face_id"].to_numpy(np.int64), return_index=True)
     pids = tl["person_id"].to_numpy(object)[first] if "person_id" in tl.columns else [None] * len(faces)
-    return {int(f): _who(f, p) for f, p in zip(faces, pids)}
+    return {int(f): lane_name(f, p) for f, p in zip(faces, pids)}
 
 
 def anchor(lane: str) -> str:
