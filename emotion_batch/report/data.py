@@ -146,11 +146,14 @@ def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, flo
     score there while the middle of that second no longer shows it.
     """
     boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].dropna()
-    scored = face_rows.dropna(subset=["face_score"])
-    if boxes.empty or scored.empty:
+    score = face_rows["face_score"].to_numpy(np.float64, na_value=np.nan)
+    scored = np.flatnonzero(~np.isnan(score))
+    if boxes.empty or not len(scored):
         return None
-    row = scored.sort_values(["n_frames", "face_score"], ascending=False).iloc[0]
-    t = (float(row["t_start"]) + float(row["t_end"])) / 2
+    n_frames = face_rows["n_frames"].to_numpy(np.float64, na_value=np.nan)[scored]
+    # the most frames, then the highest score, then the first row (a stable sort, NaN frames last)
+    best = scored[np.lexsort((-score[scored], np.where(np.isnan(n_frames), np.inf, -n_frames)))[0]]
+    t = (float(face_rows["t_start"].iloc[best]) + float(face_rows["t_end"].iloc[best])) / 2
     return t, tuple(float(v) for v in boxes.mean())
 
 
