@@ -59,7 +59,9 @@ _CODE = {lab: i for i, lab in enumerate(LABELS)}
 
 def label_codes(values) -> np.ndarray:
     """Label index of each value (-1: null or not a label)."""
-    return np.fromiter((_CODE.get(v, -1) if isinstance(v, str) else -1 for v in values), np.int64)
+    codes, uniques = pd.factorize(pd.Series(values, copy=False) if not isinstance(values, pd.Series) else values)
+    table = np.array([_CODE.get(v, -1) if isinstance(v, str) else -1 for v in uniques] + [-1], np.int64)
+    return table[codes]  # one lookup per distinct value; a null (code -1) takes the last entry, -1
 
 
 def dominant_per_second(tl: pd.DataFrame) -> pd.Series:
@@ -159,4 +161,4 @@ def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, flo
 
 def label_matrix(b: pd.DataFrame, prefix: str) -> np.ndarray:
     """(7, n_bins) probabilities of one expert in label order."""
-    return b[[f"{prefix}_{lab}" for lab in LABELS]].to_numpy().T
+    return np.stack([b[f"{prefix}_{lab}"].to_numpy() for lab in LABELS])
