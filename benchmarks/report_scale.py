@@ -10,8 +10,9 @@ say the file has moved). Then builds the report from scratch and prints the buil
 total size of the site, the number of files and the biggest page; with --again also the time
 of a second build over the unchanged folder (incremental: nothing re-rendered) and of one
 after a tenth of the manifest rows changed. CPU seconds (this process and its render
-workers) are printed beside wall seconds: on a machine shared with other work the wall time
-says little, the CPU time divided by the cores says what an idle machine would take.
+workers) are printed beside wall seconds, and the load average before and after the first
+build: on a machine shared with other work the wall time says little, the CPU time divided
+by the cores says what an idle machine would take.
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ def main() -> None:
         out = args.out or tmp / "site"
         if out.exists():
             shutil.rmtree(out)
+        load0 = os.getloadavg()
         t, cpu = timed_build(results, out, args.workers)
+        print(f"load average (1, 5, 15 min) before the build {' '.join(f'{x:.2f}' for x in load0)}, after it "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
         total, files, big, big_size = site_figures(out)
         print(f"first build: {args.n} videos in {t:.1f} s ({1000 * t / args.n:.1f} ms/video); CPU {cpu:.1f} s "
               f"({1000 * cpu / args.n:.1f} ms/video: on an idle machine with C cores, about N x that / C)")
