@@ -10,8 +10,9 @@ say the file has moved). Then builds the report from scratch and prints the buil
 total size of the site, the number of files and the biggest page; with --again also the time
 of a second build over the unchanged folder (incremental: nothing re-rendered) and of one
 after a tenth of the manifest rows changed. CPU seconds (this process and its render
-workers) are printed beside wall seconds: on a machine shared with other work the wall time
-says little, the CPU time divided by the cores says what an idle machine would take.
+workers) are printed beside wall seconds, and the load average before and after the first
+build: on a machine shared with other work the wall time says little, the CPU time divided
+by the cores says what an idle machine would take.
 """
 
 from __future__ import annotations
@@ -85,15 +86,17 @@ def site_figures(out: Path) -> tuple[int, int, Path, int]:
     return total, files, big, big_size
 
 
-def timed_build(results: Path, out: Path, workers: int | None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its worker processes)."""
+def timed_build(results: Path, out: Path, workers: int | None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process and its worker processes, CPU seconds of this
+    process alone: the listing, the manifests, the index and the pages it renders itself)."""
     from emotion_batch.report import build_report
 
     c0, t0 = os.times(), time.perf_counter()
     build_report(results, out, workers=workers)
     c1, wall = os.times(), time.perf_counter() - t0
     cpu = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system", "children_user", "children_system"))
-    return wall, cpu
+    main = sum(getattr(c1, k) - getattr(c0, k) for k in ("user", "system"))
+    return wall, cpu, main
 
 
 def main() -> None:
@@ -117,24 +120,28 @@ def main() -> None:
         out = args.out or tmp / "site"
         if out.exists():
             shutil.rmtree(out)
-        t, cpu = timed_build(results, out, args.workers)
+        load0 = os.getloadavg()
+        t, cpu, main_cpu = timed_build(results, out, args.workers)
+        print(f"load average (1, 5, 15 min) before the build {' '.join(f'{x:.2f}' for x in load0)}, after it "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
         total, files, big, big_size = site_figures(out)
         print(f"first build: {args.n} videos in {t:.1f} s ({1000 * t / args.n:.1f} ms/video); CPU {cpu:.1f} s "
-              f"({1000 * cpu / args.n:.1f} ms/video: on an idle machine with C cores, about N x that / C)")
+              f"({1000 * cpu / args.n:.1f} ms/video: on an idle machine with C cores, about N x that / C), "
+              f"of which {main_cpu:.1f} s in the main process")
         print(f"site: {total / 2**20:.1f} MiB in {files} files; biggest page {big.relative_to(out)} "
               f"{big_size / 2**10:.0f} KiB")
         index_pages = sorted(out.glob("index*.html"))
         print(f"index: {len(index_pages)} page(s), biggest "
               f"{max(p.stat().st_size for p in index_pages) / 2**10:.0f} KiB")
         if args.again:
-            print("second build, nothing changed: %.1f s (CPU %.1f s)" % timed_build(results, out, args.workers))
+            print("second build, nothing changed: %.1f s (CPU %.1f s)" % timed_build(results, out, args.workers)[:2])
             store = ResultStore(str(results))
             ids = sorted(p.stem for p in (results / "videos").glob("*.parquet"))[:: 10]
             for vid in ids:
                 row = store.read("videos", vid).to_pylist()[0]
                 row["t_total"] = (row["t_total"] or 0) + 1.0  # a re-run: a new manifest row
                 store.write("videos", vid, pa.Table.from_pylist([row], schema=F.MANIFEST_SCHEMA), F.MODEL)
-            wall, cpu = timed_build(results, out, args.workers)
+            wall, cpu, _ = timed_build(results, out, args.workers)
             print(f"third build, {len(ids)} manifest rows changed: {wall:.1f} s (CPU {cpu:.1f} s)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -23,6 +23,7 @@ numbers go into the figure, never file names.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,54 +45,127 @@ def span_seconds(timeline: pd.DataFrame, duration_s: float | None = None) -> int
     return max(last, dur)
 
 
-def _who(face_id, person_id=None) -> str:
+def lane_name(face_id, person_id=None) -> str:
+    """The lane (and `who`) of a row: "person 7" when it has a person, else "face 3", or
+    "off screen" for the no-face id."""
     if person_id is not None and not pd.isna(person_id):
         return f"person {int(person_id) if isinstance(person_id, (int, float, np.integer)) else person_id}"
     return "off screen" if int(face_id) == NO_FACE else f"face {int(face_id)}"
 
 
-def _face_seconds(tl: pd.DataFrame) -> pd.DataFrame:
-    """lane, second, emotion, confidence, who: one row per (lane, second) with a face reading."""
-    rows = tl[(tl["face_id"] != NO_FACE) & tl["emotion"].notna()]
-    pids = rows["person_id"] if "person_id" in rows.columns else [None] * len(rows)
-    lane = [_who(f, p) for f, p in zip(rows["face_id"], pids)]
-    out = pd.DataFrame({"lane": lane, "second": rows["second"].to_numpy(), "emotion": rows["emotion"].to_numpy(),
-                        "confidence": rows["confidence"].to_numpy(np.float64)})
-    out["who"] = out["lane"]
-    out = out.sort_values(["lane", "second", "confidence"], ascending=[True, True, False])
-    return out.drop_duplicates(["lane", "second"])
+@dataclass(frozen=True)
+class _Seconds:
+    """Per-second readings of some lanes, sorted by (lane, second): `lanes` are the lane names
+    in sorted order and `lane` indexes them; `emotion` and `who` are object arrays."""
+
+    lanes: list[str]
+    lane: np.ndarray
+    second: np.ndarray
+    emotion: np.ndarray
+    confidence: np.ndarray
+    who: np.ndarray
 
 
-def _voice_seconds(tl: pd.DataFrame) -> pd.DataFrame:
-    """The voice lane's seconds: the audio label of the row carrying each second's voice."""
+def _empty(lanes: list[str]) -> _Seconds:
+    return _Seconds(lanes, *(np.zeros(0, t) for t in (np.int64, np.int64, object, np.float64, object)))
+
+
+def _names(face: np.ndarray, pid: np.ndarray | None) -> np.ndarray:
+    """lane_name of every row, computed once per distinct (face, person) pair."""
+    if pid is None:
+        uniq, inv = np.unique(face, return_inverse=True)
+        return np.array([lane_name(f) for f in uniq], dtype=object)[inv]
+    keys = list(zip(face.tolist(), pid.tolist()))
+    memo: dict = {}
+    return np.array([memo[k] if k in memo else memo.setdefault(k, lane_name(*k)) for k in keys], dtype=object)
+
+
+def _column(tl: pd.DataFrame, name: str, dtype=None) -> np.ndarray:
+    col = tl[name]
+    if dtype is np.float64:
+        return col.to_numpy(np.float64, na_value=np.nan)
+    return col.to_numpy(dtype) if dtype is not None else col.to_numpy(object)
+
+
+def _face_seconds(tl: pd.DataFrame, keep: np.ndarray) -> _Seconds:
+    """One reading per (lane, second) with a face: the most confident row (NaN last, then row order)."""
+    face = _column(tl, "face_id", np.int64)
+    emo = _column(tl, "emotion")
+    rows = np.flatnonzero(keep & (face != NO_FACE) & pd.notna(emo))
+    pid = _column(tl, "person_id")[rows] if "person_id" in tl.columns else None
+    names = _names(face[rows], pid)
+    lanes, lane = np.unique(names.astype(str), return_inverse=True) if len(rows) else (np.array([]), rows)
+    sec = _column(tl, "second", np.int64)[rows]
+    conf = _column(tl, "confidence", np.float64)[rows]
+    order = np.lexsort((np.where(np.isnan(conf), np.inf, -conf), sec, lane))
+    lane, sec = lane[order], sec[order]
+    first = np.ones(len(order), bool)
+    first[1:] = (lane[1:] != lane[:-1]) | (sec[1:] != sec[:-1])
+    pick = order[first]
+    return _Seconds(lanes.tolist(), lane[first], sec[first], emo[rows][pick], conf[pick], names[pick])
+
+
+def _voice_seconds(tl: pd.DataFrame, keep: np.ndarray) -> _Seconds:
+    """The voice lane's seconds: the audio label of the row carrying each second's voice (the
+    voice owner's, or without voice_owner the lowest face id's)."""
     if "a_emotion" not in tl.columns:
-        return pd.DataFrame(columns=["lane", "second", "emotion", "confidence", "who"])
-    rows = tl[tl["a_emotion"].notna()]
-    if "voice_owner" in rows.columns and rows["voice_owner"].notna().any():
-        rows = rows[rows["voice_owner"].fillna(False).astype(bool)]
-    rows = rows.sort_values(["second", "face_id"]).drop_duplicates("second")
-    pids = rows["person_id"] if "person_id" in rows.columns else [None] * len(rows)
-    who = [_who(f, p) for f, p in zip(rows["face_id"], pids)]
-    conf = rows[prob_columns("a")].to_numpy(np.float64).max(axis=1) if len(rows) else np.zeros(0)
-    return pd.DataFrame({"lane": VOICE, "second": rows["second"].to_numpy(), "emotion": rows["a_emotion"].to_numpy(),
-                         "confidence": conf, "who": who})
+        return _empty([VOICE])
+    a_emo = _column(tl, "a_emotion")
+    ok = keep & pd.notna(a_emo)
+    if "voice_owner" in tl.columns:
+        owner = tl["voice_owner"]
+        if owner[ok].notna().any():
+            ok &= owner.fillna(False).to_numpy(bool)
+    rows = np.flatnonzero(ok)
+    face, sec = _column(tl, "face_id", np.int64)[rows], _column(tl, "second", np.int64)[rows]
+    order = np.lexsort((face, sec))
+    first = np.ones(len(order), bool)
+    first[1:] = sec[order][1:] != sec[order][:-1]
+    pick = rows[order[first]]
+    pid = _column(tl, "person_id")[pick] if "person_id" in tl.columns else None
+    probs = tl[prob_columns("a")].to_numpy(np.float64, na_value=np.nan)[pick] if len(pick) else np.zeros((0, 1))
+    return _Seconds([VOICE], np.zeros(len(pick), np.int64), sec[order[first]], a_emo[pick],
+                    probs.max(axis=1), _names(face[order[first]], pid))
 
 
-def _columns(per_second: pd.DataFrame, width: int, start_s: int, end_s: int) -> pd.DataFrame:
-    """Cells of `width` whole seconds: the most frequent emotion (ties in label order), the mean
-    confidence of its seconds with that emotion, and `who` of its first such second."""
-    if per_second.empty:
+def _emotion_codes(emotion: np.ndarray) -> tuple[list, np.ndarray]:
+    """Codes of the emotions in label order (other strings after the labels, in string order)."""
+    kinds = sorted(dict.fromkeys(emotion.tolist()), key=lambda e: (_RANK.get(e, len(LABELS)), str(e)))
+    code = {e: i for i, e in enumerate(kinds)}
+    return kinds, np.fromiter((code[e] for e in emotion.tolist()), np.int64, len(emotion))
+
+
+def _columns(s: _Seconds, width: int, start_s: int, end_s: int) -> pd.DataFrame:
+    """Cells of `width` whole seconds, by lane then time: the most frequent emotion (ties in
+    label order), the mean confidence of its seconds with that emotion (NaN skipped), and
+    `who` of its first such second. Counted with numpy: a pandas groupby and merge cost tens
+    of milliseconds a video."""
+    if not len(s.second):
         return pd.DataFrame(columns=CELL_COLUMNS)
-    d = per_second.sort_values(["lane", "second"])
-    d = d.assign(col=(d["second"].to_numpy() - start_s) // width, rank=d["emotion"].map(_RANK).fillna(len(LABELS)))
-    counts = d.groupby(["lane", "col", "emotion", "rank"], as_index=False).agg(
-        n=("second", "size"), confidence=("confidence", "mean"), who=("who", "first"))
-    counts = counts.sort_values(["lane", "col", "n", "rank"], ascending=[True, True, False, True])
-    sizes = d.groupby(["lane", "col"]).size().rename("n_seconds").reset_index()
-    top = counts.drop_duplicates(["lane", "col"]).merge(sizes, on=["lane", "col"])
-    top["start_s"] = start_s + top["col"] * width
-    top["end_s"] = np.minimum(start_s + (top["col"] + 1) * width, max(end_s, start_s + 1))
-    return top[CELL_COLUMNS].reset_index(drop=True)
+    kinds, emo = _emotion_codes(s.emotion)
+    n_emo = len(kinds)
+    col = (s.second - start_s) // width
+    n_col = int(col.max()) + 1
+    groups, g = np.unique(s.lane * n_col + col, return_inverse=True)
+    n_g = len(groups)
+    ge = g * n_emo + emo
+    counts = np.bincount(ge, minlength=n_g * n_emo).reshape(n_g, n_emo)
+    top = counts.argmax(axis=1)  # the first of equal counts: label order
+    ok = ~np.isnan(s.confidence)
+    sums = np.bincount(ge[ok], weights=s.confidence[ok], minlength=n_g * n_emo).reshape(n_g, n_emo)
+    n_ok = np.bincount(ge[ok], minlength=n_g * n_emo).reshape(n_g, n_emo)
+    rows = np.arange(n_g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.where(n_ok[rows, top] > 0, sums[rows, top] / n_ok[rows, top], np.nan)
+    first_of = np.zeros(n_g * n_emo, np.int64)
+    seen, first = np.unique(ge, return_index=True)  # the first row (in time) of each (cell, emotion)
+    first_of[seen] = first
+    lane_of, col_of = groups // n_col, groups % n_col
+    return pd.DataFrame({
+        "lane": np.array(s.lanes, dtype=object)[lane_of], "start_s": start_s + col_of * width,
+        "end_s": np.minimum(start_s + (col_of + 1) * width, max(end_s, start_s + 1)),
+        "emotion": np.array(kinds, dtype=object)[top], "confidence": conf,
+        "who": s.who[first_of[rows * n_emo + top]], "n_seconds": counts.sum(axis=1)})
 
 
 def lane_cells(timeline: pd.DataFrame, *, span_s: int | None = None, start_s: int = 0,
@@ -103,14 +177,18 @@ def lane_cells(timeline: pd.DataFrame, *, span_s: int | None = None, start_s: in
     span = span_seconds(timeline) if span_s is None else int(span_s)
     start = max(0, int(start_s))
     width = max(1, math.ceil(max(span - start, 1) / max(max_columns, 1)))
-    timeline = timeline[(timeline["second"] >= start) & (timeline["second"] < max(span, start + 1))]
-    faces = _face_seconds(timeline)
-    seen = faces.groupby("lane").size()
-    order = sorted(seen.index, key=lambda lane: (-seen[lane], lane))
+    sec = _column(timeline, "second", np.int64) if len(timeline) else np.zeros(0, np.int64)
+    keep = (sec >= start) & (sec < max(span, start + 1))
+    faces = _face_seconds(timeline, keep) if len(timeline) else _empty([])
+    seen = np.bincount(faces.lane, minlength=len(faces.lanes))
+    order = sorted(range(len(faces.lanes)), key=lambda i: (-seen[i], faces.lanes[i]))
     cells = _columns(faces, width, start, span)
-    cells["lane"] = pd.Categorical(cells["lane"], categories=order)
-    cells = cells.sort_values(["lane", "start_s"]).astype({"lane": str})
-    voice = _columns(_voice_seconds(timeline), width, start, span)
+    if len(cells):  # lanes most seen first, each in time order (_columns gives sorted lanes)
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        lane_rank = rank[np.searchsorted(faces.lanes, cells["lane"].to_numpy(object).astype(str))]
+        cells = cells.iloc[np.lexsort((cells["start_s"].to_numpy(), lane_rank))].reset_index(drop=True)
+    voice = _columns(_voice_seconds(timeline, keep) if len(timeline) else _empty([VOICE]), width, start, span)
     return pd.concat([cells, voice], ignore_index=True) if len(voice) else cells.reset_index(drop=True)
 
 

@@ -25,19 +25,23 @@ def values(a) -> list:
     """Hundredths as integers (the page divides by 100: a third of the bytes of 3-decimal
     floats, and finer than a chart can show), NaN as null."""
     arr = np.round(np.asarray(a, dtype=np.float64) * 100)
-    if arr.ndim > 1:
-        return [values(row / 100) for row in arr]
-    return [None if v != v else int(v) for v in arr.tolist()]
+    nan = np.isnan(arr)
+    ints = np.where(nan, 0, arr).astype(np.int64)  # a row of a 2-D array: a list of its own
+    if not nan.any():
+        return ints.tolist()
+    out = ints.astype(object)
+    out[nan] = None
+    return out.tolist()
 
 
 def starts(b: pd.DataFrame, width: int) -> list:
     """Whole-second start of each bin (binned_means indexes bins by their centre)."""
-    return [int(round(t - width / 2)) for t in b.index]
+    return np.round(b.index.to_numpy(np.float64) - width / 2).astype(np.int64).tolist()
 
 
 def centres(x: list, width: int) -> list:
     """A heatmap's x: cell centres, so a cell covers its bin's whole seconds."""
-    return [v + width / 2 for v in x]
+    return (np.asarray(x, dtype=np.float64) + width / 2).tolist()
 
 
 def _fig(data: list[dict], layout: dict, x: list | None = None, width: int = 1) -> dict:

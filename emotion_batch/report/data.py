@@ -59,7 +59,9 @@ _CODE = {lab: i for i, lab in enumerate(LABELS)}
 
 def label_codes(values) -> np.ndarray:
     """Label index of each value (-1: null or not a label)."""
-    return np.fromiter((_CODE.get(v, -1) if isinstance(v, str) else -1 for v in values), np.int64)
+    codes, uniques = pd.factorize(pd.Series(values, copy=False) if not isinstance(values, pd.Series) else values)
+    table = np.array([_CODE.get(v, -1) if isinstance(v, str) else -1 for v in uniques] + [-1], np.int64)
+    return table[codes]  # one lookup per distinct value; a null (code -1) takes the last entry, -1
 
 
 def dominant_per_second(tl: pd.DataFrame) -> pd.Series:
@@ -146,14 +148,17 @@ def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, flo
     score there while the middle of that second no longer shows it.
     """
     boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].dropna()
-    scored = face_rows.dropna(subset=["face_score"])
-    if boxes.empty or scored.empty:
+    score = face_rows["face_score"].to_numpy(np.float64, na_value=np.nan)
+    scored = np.flatnonzero(~np.isnan(score))
+    if boxes.empty or not len(scored):
         return None
-    row = scored.sort_values(["n_frames", "face_score"], ascending=False).iloc[0]
-    t = (float(row["t_start"]) + float(row["t_end"])) / 2
+    n_frames = face_rows["n_frames"].to_numpy(np.float64, na_value=np.nan)[scored]
+    # the most frames, then the highest score, then the first row (a stable sort, NaN frames last)
+    best = scored[np.lexsort((-score[scored], np.where(np.isnan(n_frames), np.inf, -n_frames)))[0]]
+    t = (float(face_rows["t_start"].iloc[best]) + float(face_rows["t_end"].iloc[best])) / 2
     return t, tuple(float(v) for v in boxes.mean())
 
 
 def label_matrix(b: pd.DataFrame, prefix: str) -> np.ndarray:
     """(7, n_bins) probabilities of one expert in label order."""
-    return b[[f"{prefix}_{lab}" for lab in LABELS]].to_numpy().T
+    return np.stack([b[f"{prefix}_{lab}"].to_numpy() for lab in LABELS])

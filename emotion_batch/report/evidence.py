@@ -40,22 +40,22 @@ class Evidence:
     note: str | None = None
 
 
-def _face_rows(tl: pd.DataFrame) -> pd.DataFrame:
+def _face_rows(tl: pd.DataFrame) -> np.ndarray:
+    """Which rows are a face with a box (a mask: copying the wide frame costs more than the rest)."""
     ok = tl["face_id"].to_numpy() != NO_FACE
     for c in BOX_COLS:
         ok &= ~np.isnan(tl[c].to_numpy(np.float64, na_value=np.nan))
-    return tl[ok]
+    return ok
 
 
 def frame_seconds(tl: pd.DataFrame, span_s: int, max_frames: int = MAX_FRAMES) -> tuple[list[int], int | None]:
     """(seconds to extract, the overview second: most faces, None without faces)."""
-    faces = _face_rows(tl)
-    if faces.empty:
+    ok = _face_rows(tl)
+    if not ok.any():
         n = min(NO_FACE_FRAMES, max(span_s, 1))
         return sorted({int(s) for s in np.linspace(0, max(span_s - 1, 0), n).round()}), None
-    per_second = faces.groupby("second").size()
-    overview = int(per_second.sort_values(ascending=False, kind="stable").index[0])
-    covered = np.array(sorted(per_second.index), dtype=np.int64)
+    covered, n_faces = np.unique(tl["second"].to_numpy(np.int64)[ok], return_counts=True)
+    overview = int(covered[np.argmax(n_faces)])  # the most faces; of equal counts the first second
     if len(covered) > max_frames:
         covered = covered[np.unique(np.linspace(0, len(covered) - 1, max_frames - 1).round().astype(int))]
     return sorted({*map(int, covered), overview}), overview
@@ -64,11 +64,11 @@ def frame_seconds(tl: pd.DataFrame, span_s: int, max_frames: int = MAX_FRAMES) -
 def boxes(tl: pd.DataFrame, seconds: list[int], *, lane_of) -> dict[str, list]:
     """second -> [[label, x1, y1, x2, y2], ...] for the given seconds (JSON keys are strings);
     lane_of(face id) names a box."""
-    rows = _face_rows(tl)
-    rows = rows[rows["second"].isin(seconds)]
+    sec = tl["second"].to_numpy()
+    ok = np.flatnonzero(_face_rows(tl) & np.isin(sec, seconds))
     out: dict[str, list] = {}
-    coords = np.round(rows[BOX_COLS].to_numpy(np.float64), 1).tolist()
-    for second, face, xy in zip(rows["second"].tolist(), rows["face_id"].tolist(), coords):
+    coords = np.round(np.column_stack([tl[c].to_numpy(np.float64)[ok] for c in BOX_COLS]), 1).tolist()
+    for second, face, xy in zip(sec[ok].tolist(), tl["face_id"].to_numpy()[ok].tolist(), coords):
         out.setdefault(str(second), []).append([lane_of(face), *xy])
     return out
 

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from emotion_batch.labels import LABELS
-from emotion_batch.lanes import VOICE, _who, lane_cells
+from emotion_batch.lanes import VOICE, lane_cells, lane_name
 from emotion_batch.schemas import prob_columns
 
 COLUMNS_UNTIL_S = 600
+_CODE = {lab: i for i, lab in enumerate(LABELS)}
 MIN_COLUMN_S = 60
 MAX_COLUMNS = 240
 
@@ -48,7 +49,7 @@ def lane_of_face(tl: pd.DataFrame) -> dict[int, str]:
     """face id -> the lane it is drawn in (its person's, or its own)."""
     faces, first = np.unique(tl["face_id"].to_numpy(np.int64), return_index=True)
     pids = tl["person_id"].to_numpy(object)[first] if "person_id" in tl.columns else [None] * len(faces)
-    return {int(f): _who(f, p) for f, p in zip(faces, pids)}
+    return {int(f): lane_name(f, p) for f, p in zip(faces, pids)}
 
 
 def anchor(lane: str) -> str:
@@ -62,19 +63,26 @@ def column_seconds(span_s: int) -> int:
 
 
 def _encode(cells: pd.DataFrame, thumbs: dict[str, str]) -> list[dict]:
+    """Columns to lists once, then rows per lane: per-cell Python work costs milliseconds a video."""
+    lane = cells["lane"].to_numpy(object)
+    who = np.array([str(w) for w in cells["who"].tolist()], dtype=object)
+    code = np.fromiter((_CODE.get(e, -1) if isinstance(e, str) else -1 for e in cells["emotion"].tolist()),
+                       np.int64, len(cells))
+    pct = np.rint(100 * np.nan_to_num(cells["confidence"].to_numpy(np.float64))).astype(np.int64)
+    table = np.column_stack([cells[c].to_numpy(np.int64) for c in ("start_s", "end_s")]
+                            + [code, pct, cells["n_seconds"].to_numpy(np.int64)])
     lanes = []
-    for name in dict.fromkeys(cells["lane"]):
-        c = cells[cells["lane"] == name]
-        who = list(dict.fromkeys(c["who"].astype(str)))
-        w_index = {w: i for i, w in enumerate(who)}
-        conf = np.nan_to_num(c["confidence"].to_numpy(np.float64))
-        rows = [[int(s), int(e), LABELS.index(emo) if emo in LABELS else -1, int(round(100 * cf)), int(n),
-                 w_index[str(w)]]
-                for s, e, emo, cf, n, w in zip(c["start_s"], c["end_s"], c["emotion"], conf, c["n_seconds"], c["who"])]
-        if name != VOICE and all(r[4] == r[1] - r[0] for r in rows):  # whole columns of one face: 4 fields
-            rows = [r[:4] for r in rows]
+    for name in dict.fromkeys(lane.tolist()):
+        idx = np.flatnonzero(lane == name)
+        names = list(dict.fromkeys(who[idx].tolist()))
+        w_index = {w: i for i, w in enumerate(names)}
+        full = name != VOICE and bool((table[idx, 4] == table[idx, 1] - table[idx, 0]).all())
+        if full:  # whole columns of one face: 4 fields
+            rows = table[idx, :4].tolist()
+        else:
+            rows = np.column_stack([table[idx], [w_index[w] for w in who[idx].tolist()]]).tolist()
         lanes.append({"name": name, "id": anchor(name), "thumb": thumbs.get(name), "voice": name == VOICE,
-                      "cells": rows, "who": who})
+                      "cells": rows, "who": names})
     return lanes
 
 

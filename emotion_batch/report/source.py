@@ -61,7 +61,9 @@ class Source:
         if vid not in self.files.get(table, {}):
             return None
         with self.fs.open_input_file(f"{self.base}/{table}/{vid}.parquet") as f:
-            return pq.read_table(f).to_pandas()
+            # one video's file is small: Arrow's thread pool costs more CPU than it saves, and the
+            # report reads in parallel processes already
+            return pq.read_table(f, use_threads=False).to_pandas(use_threads=False)
 
     def stamp(self, vid: str) -> list:
         """What changes when a video's rows change: size and mtime of each of its files."""

@@ -112,6 +112,11 @@ def _details(manifest: dict) -> tuple[list[tuple[str, object]], str | None]:
         return rows, str(raw)
 
 
+def _has(rows: pd.DataFrame, cols: list[str]) -> bool:
+    """Whether any of `cols` has a value in `rows` (column by column: no frame is copied)."""
+    return any(rows[c].notna().to_numpy().any() for c in cols)
+
+
 def _owner(rows: pd.DataFrame) -> pd.Series | None:
     """The rows' voice_owner as bool, or None for results written before the column existed."""
     if "voice_owner" not in rows.columns or rows["voice_owner"].isna().all():
@@ -120,7 +125,7 @@ def _owner(rows: pd.DataFrame) -> pd.Series | None:
 
 
 def _fused_note(rows: pd.DataFrame) -> str:
-    if rows[A_COLS].notna().any().any():
+    if _has(rows, A_COLS):
         return ("no fused probabilities: these seconds have too little speech for fusion to use the "
                 "audio expert; its unused reading is drawn below")
     return "no fused probabilities: no face and no audio in these seconds"
@@ -131,12 +136,12 @@ def _experts_note(face: int, rows: pd.DataFrame, shown: pd.DataFrame, manifest: 
     """Why the audio part of this face's expert chart is empty or partial (None: nothing to say)."""
     if manifest.get("has_audio") is False:
         return "the video has no audio track: the visual expert alone"
-    if not rows[A_COLS].notna().any().any():
+    if not _has(rows, A_COLS):
         return "no audio covers these seconds (the audio track ends before them or starts after them)"
     if face == NO_FACE or voice_seconds is None:
         return None
     with_voice = set(rows["second"].tolist()) & voice_seconds
-    owned = int(shown[A_COLS].notna().all(axis=1).sum())
+    owned = int(np.logical_and.reduce([shown[c].notna().to_numpy() for c in A_COLS]).sum())
     if not with_voice:
         return "no speech that fusion uses was heard while this face was seen: its fused reading is its visual one"
     if owned == 0:
@@ -169,7 +174,7 @@ def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, wi
         f"Face {face}" + (f" ({lane})" if lane.startswith("person") else ""))
     fv = FaceView(face, title, lane, len(rows), int(rows["second"].min()), int(rows["second"].max()),
                   emotion_shares(rows))
-    if rows[P_COLS].notna().any().any():
+    if _has(rows, P_COLS):
         fv.panels.append(v.add("Fused probabilities", charts.fused_area(binned_means(rows, P_COLS, width, v.span_s),
                                                                           width, v.span_s)))
     else:
@@ -177,11 +182,13 @@ def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, wi
     fv.panels.append(_speaking(v, face, rows, width))
     shown, owner = rows, _owner(rows)
     if face != NO_FACE and owner is not None:  # a face's audio row: the voice it carried, not its listeners'
-        shown = rows[["second", *EXPERT_COLS]].copy()
-        shown.loc[~owner.to_numpy(), A_COLS] = np.nan
+        listener = ~owner.to_numpy()
+        shown = pd.DataFrame({"second": rows["second"].to_numpy(), **{
+            c: np.where(listener, np.nan, rows[c].to_numpy(np.float64, na_value=np.nan)) if c in A_COLS
+            else rows[c].to_numpy() for c in EXPERT_COLS}})
     note = _experts_note(face, rows, shown, v.manifest, voice_seconds)
     fig = None
-    if shown[EXPERT_COLS[:-2]].notna().any().any():
+    if _has(shown, EXPERT_COLS[:-2]):
         fig = charts.experts(binned_means(shown, EXPERT_COLS, width, v.span_s), width, v.span_s)
     title = "Visual vs audio expert" + (" (probability: dark 0 → yellow 1)" if fig else "")
     fv.panels.append(v.add(title, fig, note or "no expert output in these seconds"))
