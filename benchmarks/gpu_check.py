@@ -47,6 +47,7 @@ MODULES = {"av": "av", "facenet-pytorch": "facenet_pytorch", "dtaidistance": "dt
            "safetensors": "safetensors", "shap": "shap", "slicer": "slicer", "cloudpickle": "cloudpickle"}
 PROB_TOL = 0.02  # fused / visual probabilities, GPU vs CPU (float32 kernels; detector boxes move by < 1 px)
 FPS = 5.0
+SITE = ROOT / ".gpu_site"  # where the wheels go when the interpreter's site-packages is read-only
 
 
 def ensure_packages(wheels: Path) -> dict:
@@ -56,6 +57,9 @@ def ensure_packages(wheels: Path) -> dict:
     if missing and wheels.is_dir():
         cmd = [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--find-links", str(wheels), *missing]
         p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:  # site-packages not writable: a folder of our own on the path
+            p = subprocess.run(cmd + ["--target", str(SITE)], capture_output=True, text=True)
+            sys.path.insert(0, str(SITE))
         out["pip_rc"], out["pip_tail"] = p.returncode, p.stdout[-800:] + p.stderr[-800:]
         importlib.invalidate_caches()
     out["missing_after"] = [w for w in WHEELS if importlib.util.find_spec(MODULES[w]) is None]
@@ -120,7 +124,7 @@ def throughput(work: Path, size: tuple[int, int], seconds: float, procs: int, de
         d.mkdir(parents=True, exist_ok=True)
         make_video(d / f"v{i}.mp4", seconds, size, seed=100 * procs + i)
         dirs.append(d)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + ([str(SITE)] if SITE.is_dir() else [])))
     cmds = [[sys.executable, str(ROOT / "cli.py"), "run", str(d), "--out", str(d.parent / f"out{i}"), "--engine",
              "local", "--device", device, "--explain", "none", "--fps", str(FPS), "--no-progress"]
             for i, d in enumerate(dirs)]

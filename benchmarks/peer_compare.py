@@ -19,7 +19,9 @@ hits them alike; medians are printed with --repeats > 1.
   printed as "unit seconds"); start-up = launch to `started_at` (imports, Ray, actor start,
   model loading, planning: everything before the video's analysis begins).
 - whole = the process's wall time, launch to exit; peak RSS = the largest sum of RSS over the
-  process and its descendants (Ray's actors and services included), sampled every 0.2 s.
+  process and its descendants (Ray's actors and services included), sampled every 0.2 s; peak
+  PSS the same with proportional set sizes (shared pages counted once: the memory the run
+  takes; the RSS sum counts libtorch and Ray's libraries once per process).
 
 Also prints the face-seconds (timeline rows with a face) of both engines: they must agree.
 Prints figures; asserts nothing.
@@ -46,25 +48,29 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over the process and its descendants. RSS counts every shared
+    page (libtorch, Ray's libraries, the object store's mapped pages) once per process that maps
+    it; PSS splits shared pages among their processes, so its sum is what the run takes."""
+    rss = pss = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            info = p.memory_full_info()
+            rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
         except psutil.Error:
             pass
-    return total
+    return rss, pss
 
 
 def timed(cmd: list[str], env: dict) -> tuple[float, int, str, float]:
-    """(wall s, peak tree RSS bytes, output, launch time as a UNIX timestamp)."""
+    """(wall s, (peak tree RSS, peak tree PSS) bytes, output, launch time as a UNIX timestamp)."""
     launch = time.time()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = (0, 0)
     while proc.poll() is None:
-        peak = max(peak, tree_rss(ps))
+        peak = tuple(map(max, peak, tree_rss(ps)))
         time.sleep(0.2)
     wall = time.perf_counter() - t0
     out = proc.stdout.read().decode(errors="replace")
@@ -78,7 +84,8 @@ def run_fer(python: str, video: str, k: int, tmp: Path) -> dict:
     wall, peak, _, _ = timed([python, str(SHARED / "peer" / "bench_fer.py"), "mtcnn", video, str(k), str(out_json)],
                              dict(os.environ))
     r = json.loads(out_json.read_text())
-    return {"analysis_s": r["analyze_s"], "frames": r["frames_analysed"], "whole_s": wall, "peak_rss": peak,
+    return {"analysis_s": r["analyze_s"], "frames": r["frames_analysed"], "whole_s": wall, "peak_rss": peak[0],
+            "peak_pss": peak[1],
             "startup_s": r["script_s"] - r["analyze_s"], "face_seconds": None}
 
 
@@ -99,7 +106,7 @@ def run_ours(engine: str, video: str, fps: float, tmp: Path) -> dict:
     t = pq.read_table(out / "timelines", columns=["face_id", "n_frames"])
     face_seconds = sum(1 for f, n in zip(t["face_id"].to_pylist(), t["n_frames"].to_pylist()) if f >= 0 and n)
     return {"analysis_s": finished - started, "unit_s": m["t_total"], "frames": int(round(m["duration_s"] * fps)), "whole_s": wall,
-            "peak_rss": peak, "startup_s": started - launch, "face_seconds": face_seconds}
+            "peak_rss": peak[0], "peak_pss": peak[1], "startup_s": started - launch, "face_seconds": face_seconds}
 
 
 def main() -> None:
@@ -135,19 +142,19 @@ def main() -> None:
                 results[e].append(r)
                 print(f"  run {rep + 1} {e:5s}: analysis {r['analysis_s']:.1f} s ({r['frames'] / r['analysis_s']:.1f} "
                       f"frames/s), whole {r['whole_s']:.1f} s, start-up {r['startup_s']:.1f} s, "
-                      f"peak RSS {r['peak_rss'] / 2**20:.0f} MB, face-seconds {r['face_seconds']}"
+                      f"peak RSS {r['peak_rss'] / 2**20:.0f} MB (PSS {r['peak_pss'] / 2**20:.0f} MB), face-seconds {r['face_seconds']}"
                       + (f", unit seconds {r['unit_s']:.1f}" if "unit_s" in r else ""), flush=True)
-    med = {e: {k: statistics.median(r[k] for r in rs) for k in ("analysis_s", "whole_s", "startup_s", "peak_rss")}
+    med = {e: {k: statistics.median(r[k] for r in rs) for k in ("analysis_s", "whole_s", "startup_s", "peak_rss", "peak_pss")}
            | {"frames": rs[0]["frames"]} for e, rs in results.items()}
     base = med.get("fer")
     print(f"\nmedian of {a.repeats} (load after {os.getloadavg()[0]:.2f}):")
-    print("| | analysis s | frames/s | x fer | whole process s | x fer | start-up s | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| | analysis s | frames/s | x fer | whole process s | x fer | start-up s | peak RSS MB | peak PSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for e, m in med.items():
         ra = f"{base['analysis_s'] / m['analysis_s']:.2f}x" if base else "-"
         rw = f"{base['whole_s'] / m['whole_s']:.2f}x" if base else "-"
         print(f"| {e} | {m['analysis_s']:.1f} | {m['frames'] / m['analysis_s']:.1f} | {ra} | {m['whole_s']:.1f} | {rw} "
-              f"| {m['startup_s']:.1f} | {m['peak_rss'] / 2**20:.0f} |")
+              f"| {m['startup_s']:.1f} | {m['peak_rss'] / 2**20:.0f} | {m['peak_pss'] / 2**20:.0f} |")
     fs = {e: {r["face_seconds"] for r in rs} for e, rs in results.items() if e != "fer"}
     if fs:
         print("face-seconds per engine (every run):", fs)

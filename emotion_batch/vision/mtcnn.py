@@ -72,12 +72,9 @@ def _stage1(small: torch.Tensor, minsize: float, pnet, threshold: float, factor:
     if not scales:  # a picture smaller than the smallest face: nothing to find (issue 26)
         return torch.zeros(0, 5), torch.zeros(0, dtype=torch.long)
     boxes, inds = [], []
-    im = small
     for scale in scales:
-        if scale == 1.0:  # the pre-scaled frame is this level: not stretched by a pixel, as facenet does
-            im = small
-        else:  # each level from the one before: the resampling reads a level 0.709x smaller
-            im = imresample(im, (int(h * scale + 1), int(w * scale + 1)))
+        # the pre-scaled frame is the first level itself (facenet would stretch it by one pixel)
+        im = small if scale == 1.0 else imresample(small, (int(h * scale + 1), int(w * scale + 1)))
         reg, probs = pnet((im - 127.5) * 0.0078125)
         b, i = pnet_boxes(reg, probs[:, 1], scale, threshold)
         pick = batched_nms(b[:, :4], b[:, 4], i, 0.5)
