@@ -152,12 +152,13 @@ def agreement(path: Path, device: str) -> dict:
     """One video on the CPU and on `device`: same face-seconds, probabilities within PROB_TOL."""
     from emotion_batch.config import RunConfig
     from emotion_batch.pipeline import VideoAnalyzer
+    from emotion_batch.schemas import prob_columns
 
     res = {d: VideoAnalyzer(RunConfig(device=d, explain="none"))(str(path)) for d in ("cpu", device)}
     a, b = (res[d].timeline.to_pandas() for d in ("cpu", device))
     key = ["face_id", "second"]
     m = a.merge(b, on=key, suffixes=("_c", "_g"))
-    cols = [c[:-2] for c in m.columns if c.endswith("_c") and c[:2] in ("p_", "v_")]
+    cols = prob_columns("p") + prob_columns("v")  # fused and visual probabilities (not the label columns)
     diff = max((float((m[c + "_c"] - m[c + "_g"]).abs().max()) for c in cols), default=0.0)
     keys_c, keys_g = (set(map(tuple, t[t.face_id >= 0][key].values.tolist())) for t in (a, b))
     return {"face_seconds_cpu": len(keys_c), "face_seconds_dev": len(keys_g), "same_face_seconds": keys_c == keys_g,
