@@ -141,22 +141,22 @@ def face_order(tl: pd.DataFrame) -> list[int]:
 
 
 def best_second(face_rows: pd.DataFrame) -> tuple[float, tuple[float, float, float, float]] | None:
-    """Mid-time of the face's best second and its mean box, for a thumbnail.
+    """Mid-time of the face's best second and that second's (mean) box, for a thumbnail.
 
     The best second is the highest-score one among the seconds where the face is seen in
     the most analysed frames: a face that leaves the picture mid-second can have a high
     score there while the middle of that second no longer shows it.
     """
-    boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].dropna()
+    boxes = face_rows[["box_x1", "box_y1", "box_x2", "box_y2"]].to_numpy(np.float64, na_value=np.nan)
     score = face_rows["face_score"].to_numpy(np.float64, na_value=np.nan)
-    scored = np.flatnonzero(~np.isnan(score))
-    if boxes.empty or not len(scored):
+    scored = np.flatnonzero(~np.isnan(score) & ~np.isnan(boxes).any(axis=1))
+    if not len(scored):
         return None
     n_frames = face_rows["n_frames"].to_numpy(np.float64, na_value=np.nan)[scored]
     # the most frames, then the highest score, then the first row (a stable sort, NaN frames last)
     best = scored[np.lexsort((-score[scored], np.where(np.isnan(n_frames), np.inf, -n_frames)))[0]]
     t = (float(face_rows["t_start"].iloc[best]) + float(face_rows["t_end"].iloc[best])) / 2
-    return t, tuple(float(v) for v in boxes.mean())
+    return t, tuple(float(v) for v in boxes[best])  # that second's box: a moving face (a pan) is elsewhere later
 
 
 def label_matrix(b: pd.DataFrame, prefix: str) -> np.ndarray:

@@ -229,15 +229,16 @@ def test_report_cli(site, tmp_path):
 
 
 def test_thumbnail_second_prefers_seconds_where_the_face_stays():
-    # second 2: best score but the face leaves after 2 of 5 frames (a real sample does this)
+    # second 2: best score but the face leaves after 2 of 5 frames (a real sample does this);
+    # the face moves (a pan), so the box must be second 1's, not the track's mean (x1 = 20)
     rows = pd.DataFrame({
         "second": [0, 1, 2], "t_start": [0.0, 1.0, 2.0], "t_end": [1.0, 2.0, 3.0],
         "n_frames": [5, 5, 2], "face_score": [0.9991, 0.9996, 0.9999],
-        "box_x1": [10.0, 12.0, 14.0], "box_y1": [20.0] * 3, "box_x2": [50.0] * 3,
+        "box_x1": [10.0, 36.0, 14.0], "box_y1": [20.0] * 3, "box_x2": [50.0, 76.0, 54.0],
         "box_y2": [80.0] * 3,
     })
     t, box = best_second(rows)
-    assert t == 1.5 and box == (12.0, 20.0, 50.0, 80.0)
+    assert t == 1.5 and box == (36.0, 20.0, 76.0, 80.0)
     rows["face_score"] = np.nan
     assert best_second(rows) is None
 
