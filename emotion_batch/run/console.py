@@ -71,8 +71,14 @@ def nothing_to_do(paths: list[str], store: ResultStore, *, config_hash: str, mod
                   force: bool) -> bool:
     """True when every path is finished `ok` with this model and these settings (or is a
     duplicate of such a finished video, already recorded). Stops at the first file that is
-    not, so a batch with work costs one fingerprint here; the planner does the rest."""
+    not. An input path no manifest row names is new work: that is checked first, from the
+    manifest's paths alone, so resuming a batch with new files hashes nothing here (the
+    planner hashes every file anyway); only a batch whose paths all have rows is hashed."""
     if force or not paths:
+        return False
+    from emotion_batch.run.current import path_index
+
+    if len(path_index(store, paths)) < len(set(paths)):
         return False
     for path in paths:
         try:

@@ -83,7 +83,7 @@ def _done(store, path, *, status="ok", model="m1", chash="c1", row_path=None, ro
     from emotion_batch.fs import write_atomic
 
     vid = row_id or fingerprint(str(path))
-    row = pa.table({"status": [status], "model_version": [model], "config_hash": [chash],
+    row = pa.table({"video_id": [vid], "status": [status], "model_version": [model], "config_hash": [chash],
                     "path": [str(row_path or path)]})
     write_atomic(store.fs, store.path("videos", vid), row)
 
@@ -113,3 +113,21 @@ def test_nothing_to_do_only_when_every_input_is_finished_with_this_model_and_set
     _done(store, copy, status="duplicate", row_id=dup_id(str(copy)))
     assert check([a, b, copy])
     assert not check([a, tmp_path / "gone.mp4"])  # unreadable: the engine reports it
+
+
+def test_nothing_to_do_hashes_nothing_when_an_input_has_no_manifest_row(tmp_path, monkeypatch):
+    """Resuming a batch with new files: a path no manifest row names is work, found from the
+    manifest's paths alone; the finished files are not hashed here (the planner hashes them)."""
+    from emotion_batch.run import console
+    from emotion_batch.run.store import ResultStore
+
+    done, new = tmp_path / "done.mp4", tmp_path / "new.mp4"
+    done.write_bytes(b"finished video")
+    new.write_bytes(b"new video")
+    store = ResultStore(str(tmp_path / "results"))
+    _done(store, done)
+    hashed = []
+    monkeypatch.setattr(console, "fingerprint", lambda p: hashed.append(p) or "x")
+    assert not console.nothing_to_do([str(done), str(new)], store, config_hash="c1", model_version="m1",
+                                     force=False)
+    assert hashed == []
