@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from emotion_batch.query import manifest_table, table_dataset  # noqa: E402
 from emotion_batch.sql import run_sql  # noqa: E402
-from emotion_batch.run.store import ResultStore  # noqa: E402
+from emotion_batch.run.storage.store import ResultStore  # noqa: E402
 from emotion_batch.schemas import MANIFEST_SCHEMA, TIMELINE_SCHEMA, prob_columns  # noqa: E402
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests" / "report"))
 
 import results_factory as F  # noqa: E402
 
-from emotion_batch.run.store import ResultStore  # noqa: E402
+from emotion_batch.run.storage.store import ResultStore  # noqa: E402
 from emotion_batch.schemas import NO_FACE  # noqa: E402
 
 SHAPES = [  # (seconds, faces, audio): cycled, so the mix is the same for every N

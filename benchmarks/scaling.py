@@ -97,7 +97,7 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback-only embedded Ray
     from emotion_batch.config import RunConfig
     from emotion_batch.run.discover import discover
-    from emotion_batch.run.distributed import connect, run_ray
+    from emotion_batch.run.distributed.driver import connect, run_ray
 
     import ray
 

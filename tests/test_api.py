@@ -136,7 +136,7 @@ def test_settings_map_onto_run_config_and_engine():
 def test_ray_engine_gets_the_settings_as_run_does(tmp_path, monkeypatch):
     """engine="ray" goes to the same run_ray call as `run --engine ray`, with the engine options
     given and run's defaults for the rest, and no progress bar."""
-    import emotion_batch.run.distributed as distributed
+    import emotion_batch.run.distributed.driver as distributed
     from emotion_batch.run.batch import BatchSummary
 
     seen = {}

@@ -12,7 +12,7 @@ import pytest
 
 from emotion_batch.query import QueryError, open_results, run_sql
 from emotion_batch.schemas import ATTRIBUTION_SCHEMA, MANIFEST_SCHEMA, TIMELINE_SCHEMA
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 _F = Path(__file__).resolve().parent / "report" / "results_factory.py"
 
@@ -273,7 +273,7 @@ def test_sql_stops_at_the_memory_limit(results):
 
 
 def test_duplicate_rows_are_plain_manifest_rows(tmp_path):
-    from emotion_batch.run.plan import dup_id
+    from emotion_batch.run.decide import dup_id
 
     store = ResultStore(str(tmp_path / "r"))
     F.add_video(store, "v", "/in/a.mp4", seconds=3, explain=False)

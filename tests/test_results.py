@@ -10,7 +10,7 @@ import pytest
 import results_factory as F
 from emotion_batch.query import QueryError
 from emotion_batch.results import PERSONS_COLUMNS, Results
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 
 @pytest.fixture()

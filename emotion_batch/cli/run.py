@@ -143,7 +143,7 @@ def ctrl_c_interrupts():
     installs SIGINT's handler only when SIGINT is not ignored at start-up, and a process
     started in the background by a shell without job control (`cmd &` in a script) inherits
     it ignored; the run then could not be stopped and finished with exit 0."""
-    from emotion_batch.run.interrupts import interrupts
+    from emotion_batch.run.console.interrupts import interrupts
 
     return interrupts()
 
@@ -182,8 +182,8 @@ def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool
     already finished, or the exit status when interrupted; the log's path). Raises RunAborted
     when the run cannot proceed. `echo` gets the run's one-line messages (default: stderr)."""
     from emotion_batch.run.discover import discover
-    from emotion_batch.run.console import native_output_to
-    from emotion_batch.run.output import OutputError, RunLog, check_output
+    from emotion_batch.run.console.native import native_output_to
+    from emotion_batch.run.storage.output import OutputError, RunLog, check_output
 
     echo = echo or (lambda m: click.echo(m, err=True))
     inputs = [input_path] if isinstance(input_path, str) else list(input_path)
@@ -225,9 +225,9 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
     interrupted."""
     import logging
 
-    from emotion_batch.run.claims import Claims
-    from emotion_batch.run.output import write_failure
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.claims import Claims
+    from emotion_batch.run.storage.output import write_failure
+    from emotion_batch.run.storage.store import ResultStore
 
     log = logging.getLogger("emotion_batch.run")
     try:
@@ -248,7 +248,7 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
             from emotion_batch.run.batch import run_local
 
             return run_local(paths, store, config, force=force, progress=progress, echo=echo)
-        from emotion_batch.run.distributed import ActorStartupError, run_ray
+        from emotion_batch.run.distributed.driver import ActorStartupError, run_ray
 
         try:
             return run_ray(paths, out, config, force=force, address=address, actors=actors,
@@ -262,7 +262,7 @@ def _analyse(paths, input_path, out, force, progress, config, engine, address, a
     except ConfigError as e:
         raise RunAborted(str(e)) from None
     except KeyboardInterrupt as e:
-        from emotion_batch.run.interrupts import Terminated
+        from emotion_batch.run.console.interrupts import Terminated
 
         what = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
         echo(f"\n{what}. Finished videos are kept; run the same command again to resume.")
@@ -273,10 +273,10 @@ NOTHING_TO_DO = object()  # _analyse's answer when every input was already finis
 
 
 def _nothing_to_do(paths, store, config: RunConfig, force: bool) -> bool:
-    """Checked before any engine starts (no Ray, no models): see run/console.py."""
+    """Checked before any engine starts (no Ray, no models): see run/console/native.py."""
     from emotion_batch.models.fusion_params import load_fusion_params
     from emotion_batch.pipeline import model_version
-    from emotion_batch.run.console import nothing_to_do
+    from emotion_batch.run.console.native import nothing_to_do
 
     try:
         version = model_version(load_fusion_params(config.fusion_params))

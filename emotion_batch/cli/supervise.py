@@ -135,8 +135,8 @@ def _ended_from_outside(rc: int, log_path: str | None, out: str, signum: int | N
 
 def _drop_abandoned_claims(out: str) -> None:
     try:
-        from emotion_batch.run.claims import Claims
-        from emotion_batch.run.store import ResultStore
+        from emotion_batch.run.storage.claims import Claims
+        from emotion_batch.run.storage.store import ResultStore
 
         store = ResultStore(out)
         Claims(store.fs, store.root).release_abandoned()

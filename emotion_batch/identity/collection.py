@@ -60,7 +60,7 @@ def _put(fs: pafs.FileSystem, path: str, table: pa.Table, **meta: str) -> None:
 
 def _persons_cover(fs: pafs.FileSystem, root: str, n_files: int) -> bool:
     """Whether persons.parquet exists and its statistics cover exactly `n_files` tracks files
-    (a video retired since (run/current.py) took its tracks file away: they must be redone)."""
+    (a video retired since (run/storage/current.py) took its tracks file away: they must be redone)."""
     try:
         meta = pq.read_schema(f"{root}/{PERSONS}/{PERSONS}.parquet", filesystem=fs).metadata or {}
     except (FileNotFoundError, OSError):

@@ -19,15 +19,15 @@ from tqdm import tqdm
 from emotion_batch.config import RunConfig
 from emotion_batch.identity.collection import drop_tracks, write_tracks
 from emotion_batch.pipeline import VideoResult
-from emotion_batch.run.bar import set_progress, status_text, videos_bar
-from emotion_batch.run.claims import drop_claim
+from emotion_batch.run.console.bar import set_progress, status_text, videos_bar
+from emotion_batch.run.storage.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
-from emotion_batch.run.ledger import Awaited
-from emotion_batch.run.manifest import ManifestRow, now_utc
-from emotion_batch.run.output import write_failure
+from emotion_batch.run.distributed.ledger import Awaited
+from emotion_batch.run.storage.manifest import ManifestRow, now_utc
+from emotion_batch.run.storage.output import write_failure
 from emotion_batch.run.persons import give_persons
-from emotion_batch.run.plan import Plan, dup_id, plan
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.decide import Plan, dup_id, plan
+from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.schemas import STAGES
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ run has ended (units write their tracks' embeddings under `tracks/`; see
 identity/collection.py). It gives person ids, rewrites the persons table and says one line.
 
 Two runs into one results folder may end at the same time; their persons steps take turns
-(a claim named `PERSONS_CLAIM`, run/claims.py), or both would read the persons table, add a
+(a claim named `PERSONS_CLAIM`, run/storage/claims.py), or both would read the persons table, add a
 new person each under the same id and the second write would win: two people, one id.
 """
 
@@ -18,8 +18,8 @@ from emotion_batch.words import plural
 from emotion_batch.config import RunConfig
 from emotion_batch.identity.collection import IdentitySummary, assign_persons
 from emotion_batch.fs import open_fs
-from emotion_batch.run.claims import Claims
-from emotion_batch.run.output import write_failure
+from emotion_batch.run.storage.claims import Claims
+from emotion_batch.run.storage.output import write_failure
 
 log = logging.getLogger(__name__)
 

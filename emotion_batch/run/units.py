@@ -33,10 +33,10 @@ from emotion_batch.media import MediaInfo, probe
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.batch import record_result, stored_row
 from emotion_batch.run.discover import WorkItem
-from emotion_batch.run.manifest import ManifestRow, now_utc
-from emotion_batch.run.segments import Segment, merge_segments
+from emotion_batch.run.storage.manifest import ManifestRow, now_utc
+from emotion_batch.run.storage.segments import Segment, merge_segments
 from emotion_batch.fs import write_atomic
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 SEGMENTS_DIR = "segments"
 _META_KEY = b"emotion_batch.segment"

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from emotion_batch.cli import main
-from emotion_batch.run.output import OutputError, why
+from emotion_batch.run.storage.output import OutputError, why
 from videogen import make_video
 
 TECHNICAL = re.compile(r"Traceback|^\s+File \"|\[Errno|\.cc:\d+|Check failed|curlCode|JSONDecodeError|"

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from emotion_batch.cli import main
 from emotion_batch.media import fingerprint
-from emotion_batch.run import output
+from emotion_batch.run.storage import output
 from videogen import make_video
 
 TECHNICAL = re.compile(r"\[Errno|\.cc:\d+|Check failed|/github/")
@@ -95,7 +95,7 @@ def test_unwritable_out_stops_before_any_analysis(inbox, tmp_path, monkeypatch):
 
 def test_disk_full_midway_stops_the_run_with_one_line(inbox, tmp_path, monkeypatch):
     from emotion_batch.pipeline import VideoAnalyzer
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     analysed = []
     real_call, real_write = VideoAnalyzer.__call__, ResultStore.write

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from emotion_batch.cli import supervise
-from emotion_batch.run.claims import claim_path
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.claims import claim_path
+from emotion_batch.run.storage.store import ResultStore
 
 CHILD = """
 import os, sys

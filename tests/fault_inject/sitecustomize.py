@@ -9,7 +9,7 @@ _FLAG = os.environ.get("EMOTION_BATCH_TEST_DISK_FULL")
 if _FLAG:
     import errno
 
-    from emotion_batch.run import store as _store
+    from emotion_batch.run.storage import store as _store
 
     _real_write = _store.ResultStore.write
 

@@ -83,7 +83,7 @@ def test_off_does_nothing_and_no_embedding_is_no_person(tmp_path):
 
 
 def test_persons_statistics_follow_a_retired_tracks_file(tmp_path):
-    """A video retired since the last step (its file changed in place: run/current.py moves its
+    """A video retired since the last step (its file changed in place: run/storage/current.py moves its
     tracks file to retired/) no longer counts in the persons table; the ids stay."""
     _write(tmp_path, "v1", ["A"])
     _write(tmp_path, "v2", ["A", "B"])

@@ -24,7 +24,7 @@ pytest.importorskip("duckdb")
 @pytest.fixture()
 def results(tmp_path):
     from results_factory import add_video
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     store = ResultStore(str(tmp_path))
     add_video(store, "v1", "/videos/one.mp4", seconds=4, faces=(0, 1, -1), seed=1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ray_helpers import REPO, descendants, env_with, free_port, make_videos, stop_pids
 
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

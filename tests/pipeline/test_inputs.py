@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emotion_batch.config import RunConfig
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.storage.manifest import ManifestRow
 from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE, TIMELINE_SCHEMA
 from videogen import cut_file, make_audio_only, make_video, voice
 

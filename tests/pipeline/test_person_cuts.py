@@ -10,7 +10,7 @@ from conftest import SAMPLE_VIDEOS
 from emotion_batch.config import RunConfig
 from emotion_batch.query import run_sql
 from emotion_batch.run.batch import run_local
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 
 def _edit(dst, shots: list[tuple[str, float]], fps: int = 10) -> None:

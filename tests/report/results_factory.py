@@ -26,7 +26,7 @@ from emotion_batch.schemas import (
     prob_columns,
     top_labels,
 )
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 XSS_NAME = "<script>alert(1)</script>.mp4"  # a path: "/" splits it, so also XSS_FILE
 XSS_FILE = "gone & <img src=x onerror=alert(2)>.mp4"  # a valid file name

@@ -44,7 +44,7 @@ def site(tmp_path_factory):
 def crowd(tmp_path_factory):
     """22 face tracks of 20 persons in one 4 s clip (faces 20 and 21 are persons 0 and 1 again),
     a second video with person 0, and the persons table."""
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     tmp = tmp_path_factory.mktemp("crowd")
     store = ResultStore(str(tmp / "results"))

@@ -244,8 +244,8 @@ def test_thumbnail_second_prefers_seconds_where_the_face_stays():
 
 
 def test_duplicate_rows_are_listed_with_their_original(tmp_path):
-    from emotion_batch.run.plan import dup_id
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.decide import dup_id
+    from emotion_batch.run.storage.store import ResultStore
 
     store = ResultStore(str(tmp_path / "results"))
     F.add_video(store, "vid_a", "/in/a.mp4", seconds=5, faces=(0,), seed=1)
@@ -260,7 +260,7 @@ def test_duplicate_rows_are_listed_with_their_original(tmp_path):
 
 
 def test_a_manifest_warning_is_shown_on_both_pages(tmp_path):
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     store = ResultStore(str(tmp_path / "results"))
     warn = "the audio track ends 3.2 s before the video; its last seconds have no audio reading"
@@ -288,7 +288,7 @@ def _voice_counts(rows, face):
 
 
 def test_speaking_strips_and_voice_notes_agree_with_the_data(tmp_path):
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     store = ResultStore(str(tmp_path / "results"))
     clip = F.make_video_file(tmp_path / "clip.mp4")
@@ -322,7 +322,7 @@ def test_fused_note_names_the_real_reason(tmp_path):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.storage.store import ResultStore
 
     store = ResultStore(str(tmp_path / "results"))
     tl = F.timeline_rows("quiet", 20, (F.NO_FACE,), True, seed=6)

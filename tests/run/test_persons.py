@@ -8,7 +8,7 @@ from conftest import SAMPLE_VIDEOS
 from emotion_batch.config import RunConfig
 from emotion_batch.query import run_sql
 from emotion_batch.run.batch import run_local
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 
 def _persons_by_video(out) -> dict[str, set]:
@@ -65,7 +65,7 @@ def test_persons_steps_of_two_runs_take_turns(tmp_path):
 
     from emotion_batch.fs import open_fs
     from emotion_batch.identity.collection import write_tracks
-    from emotion_batch.run.claims import Claims
+    from emotion_batch.run.storage.claims import Claims
     from emotion_batch.run.persons import PERSONS_CLAIM, give_persons
     from emotion_batch.schemas import EMBEDDING_DIM, TRACK_SCHEMA
 

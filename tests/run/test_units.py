@@ -10,8 +10,8 @@ import pytest
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.discover import describe
-from emotion_batch.run.segments import merge_segments, plan_segments
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.segments import merge_segments, plan_segments
+from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.schemas import prob_columns
 from emotion_batch.run.units import SegmentFiles, Unit, UnitRunner, is_cuda_oom, slim
 
@@ -144,8 +144,8 @@ def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
     wrote its row counts with that row; one with no row written is recorded failed (on
     storage too, so a rerun redoes it), never left without a row."""
     from emotion_batch.run.batch import record_result, settle_undelivered
-    from emotion_batch.run.ledger import Awaited
-    from emotion_batch.run.manifest import now_utc
+    from emotion_batch.run.distributed.ledger import Awaited
+    from emotion_batch.run.storage.manifest import now_utc
     from emotion_batch.schemas import TABLES
 
     store = ResultStore(str(tmp_path / "out"))

@@ -16,10 +16,10 @@ import pytest
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.batch import record_unreadable
-from emotion_batch.run.claims import claim_path
-from emotion_batch.run.manifest import ManifestRow
-from emotion_batch.run.plan import dup_id, plan
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.claims import claim_path
+from emotion_batch.run.storage.manifest import ManifestRow
+from emotion_batch.run.decide import dup_id, plan
+from emotion_batch.run.storage.store import ResultStore
 from videogen import make_video
 
 CONFIG = RunConfig(device="cpu")

@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, TIMELINE_SCHEMA
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 
 def _manifest(vid, status="ok", mv="m1", ch="c1"):
@@ -46,7 +46,7 @@ def test_interrupted_write_keeps_old_file_and_temps_are_cleaned(tmp_path, monkey
     s = ResultStore(str(tmp_path))
     s.write("videos", "a", _manifest("a"), "m1")
 
-    import emotion_batch.run.store as store_mod
+    import emotion_batch.run.storage.store as store_mod
 
     def killed_midway(table, sink, **kw):
         sink.write(b"PAR1 half a file")

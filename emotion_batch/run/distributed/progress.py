@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import ray
 from tqdm import tqdm
 
-from emotion_batch.run.bar import set_progress, status_text
+from emotion_batch.run.console.bar import set_progress, status_text
 from emotion_batch.run.batch import BatchSummary
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.storage.manifest import ManifestRow
 from emotion_batch.schemas import STAGES
 
 
@@ -48,7 +48,7 @@ class Progress:
     """The driver's view: one row per finished unit from the pipeline, and the ledger's
     planning tallies and messages, polled in a thread. Each poll tells the ledger which
     videos' rows arrived; `settle` gives every planned video that got none its row.
-    The bar (run/bar.py) counts the `n_paths` files: those settled, plus the done
+    The bar (run/console/bar.py) counts the `n_paths` files: those settled, plus the done
     fraction of each video whose segments are coming in."""
 
     def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from emotion_batch.run.console import native_output_to
+from emotion_batch.run.console.native import native_output_to
 from videogen import make_video
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NOISE = re.compile(r"Traceback|[Ww]arning|WARN|nanobind|leaked|\.cc:\d+|\.cpp:\d+|^[EWF]\d{4} |\bError\b",
                    re.MULTILINE)
 
@@ -31,7 +31,7 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_native_writes_go_to_the_log_and_python_lines_to_the_console(tmp_path):
     code = f"""
         import os, sys
-        from emotion_batch.run.console import native_output_to
+        from emotion_batch.run.console.native import native_output_to
         with native_output_to({str(tmp_path / 'run.log')!r}):
             os.write(2, b"[E 1 1] core_worker.cc:2465: constructor arguments in the object store\\n")
             print("our line", file=sys.stderr)
@@ -89,9 +89,9 @@ def _done(store, path, *, status="ok", model="m1", chash="c1", row_path=None, ro
 
 
 def test_nothing_to_do_only_when_every_input_is_finished_with_this_model_and_settings(tmp_path):
-    from emotion_batch.run.console import nothing_to_do
-    from emotion_batch.run.plan import dup_id
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.console.native import nothing_to_do
+    from emotion_batch.run.decide import dup_id
+    from emotion_batch.run.storage.store import ResultStore
 
     a, b, copy = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "copy_of_a.mp4"
     a.write_bytes(b"first video")
@@ -118,8 +118,8 @@ def test_nothing_to_do_only_when_every_input_is_finished_with_this_model_and_set
 def test_nothing_to_do_hashes_nothing_when_an_input_has_no_manifest_row(tmp_path, monkeypatch):
     """Resuming a batch with new files: a path no manifest row names is work, found from the
     manifest's paths alone; the finished files are not hashed here (the planner hashes them)."""
-    from emotion_batch.run import console
-    from emotion_batch.run.store import ResultStore
+    from emotion_batch.run.console import native as console
+    from emotion_batch.run.storage.store import ResultStore
 
     done, new = tmp_path / "done.mp4", tmp_path / "new.mp4"
     done.write_bytes(b"finished video")

@@ -52,17 +52,17 @@ from emotion_batch.config import ConfigError, RunConfig
 from emotion_batch.errors import first_line
 from emotion_batch.models.fusion_params import load_fusion_params
 from emotion_batch.pipeline import model_version
-from emotion_batch.run.bar import videos_bar
+from emotion_batch.run.console.bar import videos_bar
 from emotion_batch.run.batch import settle_undelivered
 from emotion_batch.run.persons import give_persons
-from emotion_batch.run.ray_progress import Progress, RunSummary
-from emotion_batch.run.ray_stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
-from emotion_batch.run.claims import Claims
-from emotion_batch.run.current import path_index
-from emotion_batch.run.interrupts import reinstall as reinstall_interrupts
-from emotion_batch.run.output import OutputError
-from emotion_batch.run.quiet import library_logs_to_run_log, user_error
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.distributed.progress import Progress, RunSummary
+from emotion_batch.run.distributed.stages import ActorStartupError, PlanSpec, UnitAnalyzer, plan_units, start_coordinator
+from emotion_batch.run.storage.claims import Claims
+from emotion_batch.run.storage.current import path_index
+from emotion_batch.run.console.interrupts import reinstall as reinstall_interrupts
+from emotion_batch.run.storage.output import OutputError
+from emotion_batch.run.console.quiet import library_logs_to_run_log, user_error
+from emotion_batch.run.storage.store import ResultStore
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import logging
 import pickle
 import sys
 
-from emotion_batch.run.output import OutputError
-from emotion_batch.run.quiet import library_logs_to_run_log, user_error
+from emotion_batch.run.storage.output import OutputError
+from emotion_batch.run.console.quiet import library_logs_to_run_log, user_error
 
 
 def test_console_handlers_are_moved_to_the_run_log_and_back(monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.schemas import NO_FACE, TIMELINE_SCHEMA
-from emotion_batch.run.segments import Segment, merge_segments, plan_segments
+from emotion_batch.run.storage.segments import Segment, merge_segments, plan_segments
 
 
 def test_plan_cuts_at_whole_seconds_and_folds_a_short_tail():

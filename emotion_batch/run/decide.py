@@ -27,10 +27,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 from emotion_batch.config import RunConfig
-from emotion_batch.run.claims import Claim, Claims
-from emotion_batch.run.current import holds, path_index, repoint, retire_stale
+from emotion_batch.run.storage.claims import Claim, Claims
+from emotion_batch.run.storage.current import holds, path_index, repoint, retire_stale
 from emotion_batch.run.discover import WorkItem, describe
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.store import ResultStore
 
 
 def dup_id(path: str) -> str:

@@ -4,8 +4,8 @@ import pickle
 
 import pytest
 
-from emotion_batch.run.bar import set_progress, status_text, videos_bar
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.console.bar import set_progress, status_text, videos_bar
+from emotion_batch.run.storage.manifest import ManifestRow
 
 
 def test_status_text_is_in_the_users_words():
@@ -34,7 +34,7 @@ def _row(vid, status="ok"):
 
 def test_ray_progress_counts_segments_as_fractions_of_their_video():
     pytest.importorskip("ray")
-    from emotion_batch.run.ray_progress import Progress, RunSummary
+    from emotion_batch.run.distributed.progress import Progress, RunSummary
 
     said = []
     bar = videos_bar(3, enabled=False)

@@ -32,8 +32,8 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
 from emotion_batch.media import fingerprint
-from emotion_batch.run.output import write_failure
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.output import write_failure
+from emotion_batch.run.storage.store import ResultStore
 
 log = logging.getLogger(__name__)
 

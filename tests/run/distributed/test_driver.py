@@ -28,8 +28,8 @@ from ray_helpers import (REPO, RAY_TEST_ENV, FailFrom, FrameLog, Gate, KillOn, S
 
 from emotion_batch.config import RunConfig
 from emotion_batch.run.discover import describe
-from emotion_batch.run.segments import plan_segments
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.segments import plan_segments
+from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.run.units import SegmentFiles
 from emotion_batch.schemas import prob_columns
 
@@ -84,7 +84,7 @@ def tiny(tmp_path_factory):
 
 
 def run(paths, out, **kw):
-    from emotion_batch.run.distributed import run_ray
+    from emotion_batch.run.distributed.driver import run_ray
 
     msgs: list[str] = kw.pop("msgs", [])
     opts = dict(actors=2, cpus_per_actor=1, resources=ON_WORKER, progress=False, echo=msgs.append)
@@ -240,7 +240,7 @@ def test_resume_merges_the_segments_already_written(cluster, first_run, videos, 
 
 
 def test_startup_error_stops_the_run(cluster, videos, tmp_path):
-    from emotion_batch.run.distributed import ActorStartupError
+    from emotion_batch.run.distributed.driver import ActorStartupError
 
     # --gpus-per-actor 0: a CPU actor that is told to use CUDA fails to start
     with pytest.raises(ActorStartupError, match="CUDA"):
@@ -420,7 +420,7 @@ def test_interrupt_stops_ray_data_before_returning(cluster, tiny, tmp_path, monk
     """Ctrl-C landing in the driver's own code (between two rows, with Ray Data's iterator
     suspended) stops the pipeline before run_ray returns: none of Ray Data's threads is left
     in a Ray call, where shutting Ray down next would end the process with status 1."""
-    from emotion_batch.run import distributed
+    from emotion_batch.run.distributed import driver as distributed
 
     def interrupt(self, out):
         raise KeyboardInterrupt

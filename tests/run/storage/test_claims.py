@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from emotion_batch.run.claims import Claims, claim_path, drop_claim
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.claims import Claims, claim_path, drop_claim
+from emotion_batch.run.storage.store import ResultStore
 
 
 @pytest.fixture

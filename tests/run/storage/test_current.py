@@ -12,9 +12,9 @@ from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.query import open_results, run_sql
 from emotion_batch.run.batch import record_result, record_unreadable
-from emotion_batch.run.current import RETIRED, path_index
-from emotion_batch.run.plan import dup_id, plan
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.current import RETIRED, path_index
+from emotion_batch.run.decide import dup_id, plan
+from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.schemas import TIMELINE_SCHEMA
 from videogen import make_video
 
@@ -138,7 +138,7 @@ def test_copy_of_a_file_changed_in_place_is_not_its_duplicate(sources, tmp_path)
 def test_two_runs_retiring_the_same_row_both_go_on(sources, tmp_path):
     """Two runs into one results folder plan the same changed file: the second finds the
     files gone under its hands and goes on (no 'cannot write results')."""
-    from emotion_batch.run import current
+    from emotion_batch.run.storage import current
 
     root = tmp_path / "res"
     store = ResultStore(str(root))

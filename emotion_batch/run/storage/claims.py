@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import pyarrow.fs as pafs
 
-from emotion_batch.run.output import write_failure
+from emotion_batch.run.storage.output import write_failure
 
 CLAIM_DIR = "claims"
 STALE_AFTER_S = 24 * 3600.0

@@ -19,8 +19,8 @@ import sys
 from contextlib import contextmanager
 
 from emotion_batch.media import fingerprint
-from emotion_batch.run.plan import dup_id
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.decide import dup_id
+from emotion_batch.run.storage.store import ResultStore
 
 
 def _fd_of(stream) -> int | None:
@@ -76,7 +76,7 @@ def nothing_to_do(paths: list[str], store: ResultStore, *, config_hash: str, mod
     planner hashes every file anyway); only a batch whose paths all have rows is hashed."""
     if force or not paths:
         return False
-    from emotion_batch.run.current import path_index
+    from emotion_batch.run.storage.current import path_index
 
     if len(path_index(store, paths)) < len(set(paths)):
         return False

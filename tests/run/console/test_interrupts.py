@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from emotion_batch.run import interrupts
-from emotion_batch.run.interrupts import Terminated
+from emotion_batch.run.console import interrupts
+from emotion_batch.run.console.interrupts import Terminated
 
 
 def _wait_for_signal():

@@ -29,13 +29,13 @@ from emotion_batch.config import RunConfig
 from emotion_batch.errors import one_line_error
 from emotion_batch.run.batch import record_unreadable, stored_row
 from emotion_batch.run.discover import WorkItem, _path_id, describe
-from emotion_batch.run.claims import Claim, Claims
-from emotion_batch.run.current import holds, repoint, retire_stale
-from emotion_batch.run.plan import dup_id
-from emotion_batch.run.ledger import Ledger
-from emotion_batch.run.output import OutputError, attach_worker_log
-from emotion_batch.run.segments import plan_segments
-from emotion_batch.run.store import ResultStore
+from emotion_batch.run.storage.claims import Claim, Claims
+from emotion_batch.run.storage.current import holds, repoint, retire_stale
+from emotion_batch.run.decide import dup_id
+from emotion_batch.run.distributed.ledger import Ledger
+from emotion_batch.run.storage.output import OutputError, attach_worker_log
+from emotion_batch.run.storage.segments import plan_segments
+from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.run.units import SegmentFiles, Unit, slim
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from emotion_batch.config import ConfigError, RunConfig
-from emotion_batch.run.distributed import DEFAULT_SEGMENT_S, FILL_SEGMENT_S, RunSummary, segment_length, size_actors
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.distributed.driver import DEFAULT_SEGMENT_S, FILL_SEGMENT_S, RunSummary, segment_length, size_actors
+from emotion_batch.run.storage.manifest import ManifestRow
 
 
 def size(config, totals, fixed=False, **kw):
@@ -89,8 +89,8 @@ def test_an_embedded_ray_that_cannot_start_is_one_line_with_what_to_try(monkeypa
     import ray
 
     from emotion_batch.config import ConfigError
-    from emotion_batch.run import distributed
-    from emotion_batch.run.distributed import connect
+    from emotion_batch.run.distributed import driver as distributed
+    from emotion_batch.run.distributed.driver import connect
 
     def failing_init(*a, **kw):
         raise RuntimeError("Failed to start the GCS server.\n  File gcs_server.cc:120 ... (a page of detail)")

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from emotion_batch.run import output
-from emotion_batch.run.output import LOG_ENV, OutputError, RunLog, attach_worker_log, check_output, why, write_failure
+from emotion_batch.run.storage import output
+from emotion_batch.run.storage.output import LOG_ENV, OutputError, RunLog, attach_worker_log, check_output, why, write_failure
 
 
 def _tree(root):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emotion_batch.run.ledger import Ledger
+from emotion_batch.run.distributed.ledger import Ledger
 
 
 def test_duplicate_content_is_claimed_once_but_a_retried_path_keeps_its_claim():

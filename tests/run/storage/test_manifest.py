@@ -5,7 +5,7 @@ from dataclasses import fields
 from emotion_batch.config import RunConfig
 from emotion_batch.media import MediaInfo
 from emotion_batch.pipeline import VideoResult
-from emotion_batch.run.manifest import ManifestRow
+from emotion_batch.run.storage.manifest import ManifestRow
 from emotion_batch.schemas import MANIFEST_SCHEMA
 
 
