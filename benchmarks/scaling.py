@@ -97,7 +97,10 @@ def main() -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # loopback-only embedded Ray
     from emotion_batch.config import RunConfig
     from emotion_batch.run.discover import discover
-    from emotion_batch.run.distributed.driver import connect, run_ray
+    from emotion_batch.run.context import RunContext
+    from emotion_batch.run.distributed.connect import connect
+    from emotion_batch.run.distributed.driver import run_ray
+    from emotion_batch.run.engine import EngineConfig
 
     import ray
 
@@ -116,8 +119,9 @@ def main() -> None:
                 tracemalloc.start()
                 base = tracemalloc.get_traced_memory()[0]
                 t0 = time.perf_counter()
-                s = run_ray(paths, out, config, force=True, actors=actors, min_actors=actors, cpus_per_actor=1,
-                            segment_s=args.segment_s, concurrency=conc, progress=False, echo=lambda m: None)
+                engine = EngineConfig(actors=actors, min_actors=actors, cpus_per_actor=1, segment_s=args.segment_s,
+                                      actor_concurrency=conc, progress=False)
+                s = run_ray(paths, RunContext.build(out, config, force=True), engine, echo=lambda m: None)
                 wall = time.perf_counter() - t0
                 py_peak = tracemalloc.get_traced_memory()[1] - base
                 tracemalloc.stop()

@@ -26,12 +26,10 @@ import re
 from typing import Iterable
 
 from emotion_batch.config import RunConfig
+from emotion_batch.run.engine import EngineConfig
 
-# The Ray engine's options `run_batch` takes (cli/run.py's ray_options), with their defaults.
-ENGINE_OPTIONS = {
-    "address": None, "actors": None, "cpus_per_actor": None, "gpus_per_actor": 1.0, "segment_s": None,
-    "max_retries": 2, "resources": None, "actor_concurrency": 2, "min_actors": 1, "unit_timeout_s": 3600.0,
-}
+# The Ray engine's options (EngineConfig's fields but engine and progress, set by their own arguments).
+ENGINE_OPTIONS = tuple(f.name for f in dataclasses.fields(EngineConfig) if f.name not in ("engine", "progress"))
 ENGINES = ("local", "ray")
 
 
@@ -51,7 +49,7 @@ def default_out(inputs: Iterable[str | os.PathLike]) -> str:
 
 
 def split_settings(settings: dict) -> tuple[RunConfig, dict]:
-    """(RunConfig, engine options) from analyze's keyword settings; TypeError naming the
+    """(RunConfig, EngineConfig fields) from analyze's keyword settings; TypeError naming the
     settings there are for an unknown one, ConfigError for a value out of range."""
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(settings) - fields - set(ENGINE_OPTIONS))
@@ -59,7 +57,7 @@ def split_settings(settings: dict) -> tuple[RunConfig, dict]:
         raise TypeError(f"analyze() got unknown setting(s) {', '.join(unknown)}; settings are "
                         f"{', '.join(sorted(fields))} and, for engine='ray', {', '.join(ENGINE_OPTIONS)}")
     config = RunConfig(**{k: v for k, v in settings.items() if k in fields})
-    return config, {**ENGINE_OPTIONS, **{k: v for k, v in settings.items() if k in ENGINE_OPTIONS}}
+    return config, {k: v for k, v in settings.items() if k in ENGINE_OPTIONS}
 
 
 def analyze(path_or_folder: str | os.PathLike | Iterable[str | os.PathLike], out: str | os.PathLike | None = None,
@@ -92,8 +90,9 @@ def analyze(path_or_folder: str | os.PathLike | Iterable[str | os.PathLike], out
         raise AnalyzeError(f"not found: {', '.join(missing)}" if missing else "no input given")
     out = os.fspath(out) if out is not None else default_out(inputs)
     try:
-        summary, _ = run_batch(inputs, out, force, progress, config, engine, echo=echo or (lambda m: None),
-                               **options)
+        engine_config = EngineConfig(engine=engine, progress=progress, **options)
+        summary, _ = run_batch(inputs, out=out, config=config, engine=engine_config, force=force,
+                               echo=echo or (lambda m: None))
     except RunAborted as e:
         raise AnalyzeError(e.message) from None
     if isinstance(summary, int):  # the run was interrupted (Ctrl-C or SIGTERM)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import click  # noqa: E402
 
-from emotion_batch.cli.run import build_config, config_options, execute, ray_options  # noqa: E402
+from emotion_batch.cli.run import ENGINE_OPTIONS, build_config, config_options, engine_config, execute, ray_options  # noqa: E402
 
 
 @click.command()
@@ -32,13 +32,12 @@ from emotion_batch.cli.run import build_config, config_options, execute, ray_opt
 @click.option("--progress/--no-progress", default=True, help="Progress bar in the job log.")
 @ray_options
 @config_options
-def main(input_path, out, force, progress, engine, address, actors, min_actors, cpus_per_actor, gpus_per_actor,
-         segment_s, max_retries, unit_timeout_s, resources, actor_concurrency, **kw):
+def main(*, input_path, out, force, progress, **kw):
     """Analyse INPUT (files or folders) into per-second emotion timelines under --out."""
+    engine = {k: kw.pop(k) for k in ENGINE_OPTIONS}
+    engine = engine_config(progress=progress, **{**engine, "address": engine["address"] or "auto"})
     config = build_config(**kw)
-    sys.exit(execute(list(input_path), out, force, progress, config, engine, address or "auto", actors,
-                     cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
-                     unit_timeout_s))
+    sys.exit(execute(list(input_path), out=out, config=config, engine=engine, force=force))
 
 
 if __name__ == "__main__":

@@ -96,3 +96,16 @@ def analyzer():
     from emotion_batch.pipeline import VideoAnalyzer
 
     return VideoAnalyzer(RunConfig(device="cpu"))
+
+
+def analyse_into(out, paths, config, *, engine: str = "local", force: bool = False, echo=lambda m: None, hook=None,
+                 **engine_settings):
+    """The run core as `emotion-batch run` drives it (without discovery, the run log and the
+    summary): `paths` analysed into `out` on `engine`, then the collection step."""
+    from emotion_batch.run.context import RunContext
+    from emotion_batch.run.core import analyse
+    from emotion_batch.run.engine import EngineConfig
+
+    ctx = RunContext.build(str(out), config, force=force)
+    engine = EngineConfig(engine=engine, progress=engine_settings.pop("progress", False), **engine_settings)
+    return analyse([str(p) for p in paths], ctx, engine, echo=echo, hook=hook)

@@ -126,7 +126,7 @@ def test_plot_is_a_lane_figure(analysed):
 
 def test_settings_map_onto_run_config_and_engine():
     config, engine = split_settings({"fps": 2, "explain": "none", "actors": 3})
-    assert config.fps == 2 and config.explain == "none" and engine["actors"] == 3 and engine["max_retries"] == 2
+    assert config.fps == 2 and config.explain == "none" and engine == {"actors": 3}
     with pytest.raises(TypeError, match="unknown setting.*fsp; settings are .*fps"):
         split_settings({"fsp": 2})
     with pytest.raises(ValueError, match="fps must be in"):
@@ -137,12 +137,12 @@ def test_ray_engine_gets_the_settings_as_run_does(tmp_path, monkeypatch):
     """engine="ray" goes to the same run_ray call as `run --engine ray`, with the engine options
     given and run's defaults for the rest, and no progress bar."""
     import emotion_batch.run.distributed.driver as distributed
-    from emotion_batch.run.batch import BatchSummary
+    from emotion_batch.run.record import BatchSummary
 
     seen = {}
 
-    def fake_run_ray(paths, out, config, **kw):
-        seen.update(paths=paths, out=out, config=config, **kw)
+    def fake_run_ray(paths, ctx, engine, **kw):
+        seen.update(paths=paths, out=ctx.out, config=ctx.config, engine=engine)
         return BatchSummary()
 
     monkeypatch.setattr(distributed, "run_ray", fake_run_ray)
@@ -152,8 +152,9 @@ def test_ray_engine_gets_the_settings_as_run_does(tmp_path, monkeypatch):
                                 echo=None)
     assert isinstance(res, emotion_batch.Results) and res.path == str(tmp_path / "r")
     assert seen["paths"] == [str(tmp_path / "in" / "a.mp4")] and seen["config"].fps == 2
-    assert (seen["actors"], seen["segment_s"], seen["progress"]) == (3, 30.0, False)
-    assert (seen["max_retries"], seen["concurrency"], seen["unit_timeout_s"]) == (2, 2, 3600.0)
+    engine = seen["engine"]
+    assert (engine.engine, engine.actors, engine.segment_s, engine.progress) == ("ray", 3, 30.0, False)
+    assert (engine.max_retries, engine.actor_concurrency, engine.unit_timeout_s) == (2, 2, 3600.0)
 
 
 def test_analyze_refuses_what_cannot_run(tmp_path):

@@ -45,7 +45,7 @@ def test_the_driver_and_planning_tasks_do_not_load_torch():
     """The Ray driver and the planning tasks (fingerprint, probe, split) never run a model:
     importing what they run must not load torch (1.5 GB and seconds per worker process; it
     made every planning worker as heavy as an actor). Only the analysis actor loads it."""
-    code = ("import sys, emotion_batch.cli.run, emotion_batch.run.distributed.driver, emotion_batch.run.distributed.stages; "
+    code = ("import sys, emotion_batch.cli.run, emotion_batch.run.distributed.driver, emotion_batch.run.distributed.planning, emotion_batch.run.core, emotion_batch.run.local.runner; "
             "from emotion_batch.pipeline import VideoResult, model_version; model_version(); "
             "print(sorted(m for m in ('torch', 'torchaudio', 'onnxruntime', 'facenet_pytorch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

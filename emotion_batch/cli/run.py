@@ -9,6 +9,7 @@ import click
 
 from emotion_batch.words import plural
 from emotion_batch.config import IDENTITY_MODES, RUNTIMES, ConfigError, RunConfig
+from emotion_batch.run.engine import EngineConfig
 
 # Exit statuses of `run` (documented in its --help and the README).
 EXIT_OK, EXIT_FAILED, EXIT_ABORTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -63,7 +64,7 @@ def build_config(**kw) -> RunConfig:
 
 def print_summary(summary, out: str, echo=click.echo, log_path: str | None = None) -> None:
     ok = [r for r in summary.rows if r.ok]
-    n_ok = getattr(summary, "n_ok", len(ok))  # the Ray summary keeps only the first ok rows
+    n_ok = summary.n_ok  # the summary keeps only the first ok rows
     echo("")
     others = [plural(len(summary.duplicates), "duplicate")] if summary.duplicates else []
     others += [f"{summary.busy} left to another run"] if summary.busy else []
@@ -98,6 +99,11 @@ def _resources(ctx, param, value):
     if not isinstance(res, dict) or not all(isinstance(v, (int, float)) and v > 0 for v in res.values()):
         raise click.BadParameter("must be a JSON object of resource name -> positive amount")
     return {str(k): float(v) for k, v in res.items()}
+
+
+# The options `ray_options` adds, all EngineConfig fields (built by `engine_config`).
+ENGINE_OPTIONS = ("engine", "address", "actors", "min_actors", "cpus_per_actor", "gpus_per_actor", "segment_s",
+                  "max_retries", "unit_timeout_s", "resources", "actor_concurrency")
 
 
 def ray_options(f):
@@ -153,17 +159,19 @@ def _with_log(message: str, log_path: str | None) -> str:
     return f"{message}\ndetails: {log_path}" if log_path else message
 
 
-def execute(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
-            engine: str = "ray", address: str | None = None, actors: int | None = None,
-            cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float | None = None,
-            max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2,
-            min_actors: int = 1, unit_timeout_s: float = 3600.0) -> int:
+def engine_config(**kw) -> EngineConfig:
+    """The engine settings from `ray_options` (and --no-progress), built once."""
+    try:
+        return EngineConfig(**{**kw, "resources": kw.get("resources") or {}})
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def execute(inputs: str | list[str], *, out: str, config: RunConfig, engine: EngineConfig, force: bool = False) -> int:
     """Discover (one input or several), check --out, analyse and summarise; returns the exit
     status (EXIT_FAILED when a video failed, EXIT_INTERRUPTED when interrupted). Raises
     RunAborted (exit EXIT_ABORTED) when the run cannot proceed."""
-    summary, log_path = run_batch(input_path, out, force, progress, config, engine, address, actors,
-                                  cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
-                                  actor_concurrency, min_actors, unit_timeout_s)
+    summary, log_path = run_batch(inputs, out=out, config=config, engine=engine, force=force)
     if isinstance(summary, int):  # interrupted (Ctrl-C or SIGTERM)
         return summary
     if summary is NOTHING_TO_DO:
@@ -172,28 +180,27 @@ def execute(input_path: str | list[str], out: str, force: bool, progress: bool, 
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
-def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool, config: RunConfig,
-              engine: str = "ray", address: str | None = None, actors: int | None = None,
-              cpus_per_actor: float | None = None, gpus_per_actor: float = 1.0, segment_s: float | None = None,
-              max_retries: int = 2, resources: dict | None = None, actor_concurrency: int = 2,
-              min_actors: int = 1, unit_timeout_s: float = 3600.0, *, echo=None):
-    """The run without its summary, shared by `run` and `emotion_batch.analyze`: discover, check
-    --out, analyse under a run log. Returns (BatchSummary, or NOTHING_TO_DO when every input was
-    already finished, or the exit status when interrupted; the log's path). Raises RunAborted
-    when the run cannot proceed. `echo` gets the run's one-line messages (default: stderr)."""
-    from emotion_batch.run.discover import discover
+def run_batch(inputs: str | list[str], *, out: str, config: RunConfig, engine: EngineConfig, force: bool = False,
+              echo=None, hook=None):
+    """The run without its summary, shared by `run`, `jobs/analyze.py` and `emotion_batch.analyze`:
+    discover, check --out, analyse under a run log. Returns (BatchSummary, or NOTHING_TO_DO when
+    every input was already finished, or the exit status when interrupted; the log's path).
+    Raises RunAborted when the run cannot proceed. `echo` gets the run's one-line messages
+    (default: stderr); `hook` watches every video's analysis."""
     from emotion_batch.run.console.native import native_output_to
-    from emotion_batch.run.storage.output import OutputError, RunLog, check_output
+    from emotion_batch.run.console.runlog import RunLog
+    from emotion_batch.run.discover import discover
+    from emotion_batch.run.storage.output import OutputError, check_output
 
     echo = echo or (lambda m: click.echo(m, err=True))
-    inputs = [input_path] if isinstance(input_path, str) else list(input_path)
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     try:
         paths = sorted({p for inp in inputs for p in discover(inp)})
     except OSError as e:
         raise RunAborted(str(e)) from None
-    input_path = ", ".join(inputs)
+    label = ", ".join(inputs)
     if not paths:
-        raise RunAborted(f"no video files found under {input_path} (looked for .mp4, .mov, .mkv, ...)")
+        raise RunAborted(f"no video files found under {label} (looked for .mp4, .mov, .mkv, ...)")
     try:
         check_output(out)  # before anything is analysed or written
         with RunLog(out) as run_log, native_output_to(run_log.path), ctrl_c_interrupts():
@@ -201,9 +208,8 @@ def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool
 
             note(log=run_log.path)
             try:
-                summary = _analyse(paths, input_path, out, force, progress, config, engine, address, actors,
-                                   cpus_per_actor, gpus_per_actor, segment_s, max_retries, resources,
-                                   actor_concurrency, min_actors, unit_timeout_s, echo)
+                summary = _analyse(paths, label, out=out, config=config, engine=engine, force=force, echo=echo,
+                                   hook=hook)
             except OutputError as e:
                 run_log.logger.error("run stopped: %s (%s)", e, e.detail)
                 raise RunAborted(_with_log(str(e), run_log.path)) from None
@@ -219,70 +225,56 @@ def run_batch(input_path: str | list[str], out: str, force: bool, progress: bool
     return summary, run_log.path
 
 
-def _analyse(paths, input_path, out, force, progress, config, engine, address, actors, cpus_per_actor,
-             gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors, unit_timeout_s, echo):
+def _analyse(paths: list[str], label: str, *, out: str, config: RunConfig, engine: EngineConfig, force: bool,
+             echo, hook):
     """The analysis under an open run log: the summary, NOTHING_TO_DO, or the exit status when
     interrupted."""
     import logging
 
-    from emotion_batch.run.storage.claims import Claims
-    from emotion_batch.run.storage.output import write_failure
-    from emotion_batch.run.storage.store import ResultStore
+    from emotion_batch.run.console.interrupts import Terminated
+    from emotion_batch.run.decide import nothing_to_do
 
     log = logging.getLogger("emotion_batch.run")
-    try:
-        store = ResultStore(out)
-        store.remove_stale_temps(keep=Claims(store.fs, store.root).live_ids())  # not a live run's
-    except OSError as e:
-        raise write_failure(e, out) from None
-    echo(f"Found {plural(len(paths), 'video')} under {input_path}")
-    log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), input_path, out, engine,
+    ctx = _context(out, config, force)
+    echo(f"Found {plural(len(paths), 'video')} under {label}")
+    log.info("run: %d video(s) under %s -> %s, engine %s, config %s", len(paths), label, out, engine,
              config.to_dict())
-    if _nothing_to_do(paths, store, config, force):
+    if nothing_to_do(paths, ctx):
         echo(f"Nothing to do: {'it is' if len(paths) == 1 else f'all {len(paths)} are'} already analysed in "
              f"{out} with this model and these settings (--force analyses again).")
         log.info("nothing to do: every input is finished in %s", out)
         return NOTHING_TO_DO
+    from emotion_batch.run.core import analyse
+    from emotion_batch.run.engine import ActorStartupError
+
     try:
-        if engine == "local":
-            from emotion_batch.run.batch import run_local
-
-            return run_local(paths, store, config, force=force, progress=progress, echo=echo)
-        from emotion_batch.run.distributed.driver import ActorStartupError, run_ray
-
-        try:
-            return run_ray(paths, out, config, force=force, address=address, actors=actors,
-                           cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
-                           segment_s=segment_s, max_retries=max_retries, resources=resources,
-                           concurrency=actor_concurrency, progress=progress, echo=echo,
-                           min_actors=min_actors, unit_timeout_s=unit_timeout_s)
-        except ActorStartupError as e:
-            log.error("actors could not start: %s", e)
-            raise RunAborted(str(e)) from None
+        return analyse(paths, ctx, engine, echo=echo, hook=hook)
+    except ActorStartupError as e:
+        log.error("actors could not start: %s", e)
+        raise RunAborted(str(e)) from None
     except ConfigError as e:
         raise RunAborted(str(e)) from None
     except KeyboardInterrupt as e:
-        from emotion_batch.run.console.interrupts import Terminated
-
         what = "Stopped by SIGTERM" if isinstance(e, Terminated) else "Interrupted"
         echo(f"\n{what}. Finished videos are kept; run the same command again to resume.")
         return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
 
 
-NOTHING_TO_DO = object()  # _analyse's answer when every input was already finished
-
-
-def _nothing_to_do(paths, store, config: RunConfig, force: bool) -> bool:
-    """Checked before any engine starts (no Ray, no models): see run/console/native.py."""
-    from emotion_batch.models.fusion_params import load_fusion_params
-    from emotion_batch.pipeline import model_version
-    from emotion_batch.run.console.native import nothing_to_do
+def _context(out: str, config: RunConfig, force: bool):
+    """The run's context; temporary files a killed run left are removed (not a live run's)."""
+    from emotion_batch.run.context import RunContext
+    from emotion_batch.run.storage.claims import Claims
+    from emotion_batch.run.storage.output import write_failure
 
     try:
-        version = model_version(load_fusion_params(config.fusion_params))
-    except Exception:  # a bad --fusion file: the engine reports it in its own words
-        return False
-    return nothing_to_do(paths, store, config_hash=config.config_hash(), model_version=version, force=force)
+        ctx = RunContext.build(out, config, force=force)
+        ctx.store.remove_stale_temps(keep=Claims(ctx.store.fs, ctx.store.root).live_ids())
+    except OSError as e:
+        raise write_failure(e, out) from None
+    return ctx
+
+
+NOTHING_TO_DO = object()  # _analyse's answer when every input was already finished
 
 
 @click.command()
@@ -292,9 +284,7 @@ def _nothing_to_do(paths, store, config: RunConfig, force: bool) -> bool:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @ray_options
 @config_options
-def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, address: str | None,
-        actors: int | None, min_actors: int, cpus_per_actor: float | None, gpus_per_actor: float, segment_s: float | None,
-        max_retries: int, unit_timeout_s: float, resources: dict | None, actor_concurrency: int, **kw) -> None:
+def run(*, input_path: str, out: str, force: bool, no_progress: bool, **kw) -> None:
     """Analyse INPUT (a video file or a folder, searched recursively) into per-second
     emotion timelines under --out, on Ray (embedded, or the cluster at --address /
     RAY_ADDRESS). An interrupted run resumes when run again; a second run into the same
@@ -315,13 +305,12 @@ def run(input_path: str, out: str, force: bool, no_progress: bool, engine: str, 
     also stops with one line, the log path and status 2."""
     from emotion_batch.cli import supervise
 
+    engine = engine_config(progress=not no_progress, **{k: kw.pop(k) for k in ENGINE_OPTIONS})
     config = build_config(**kw)
-    if supervise.wanted(engine):  # the driver's Ray node may end its process: watched from here
+    if supervise.wanted(engine.engine):  # the driver's Ray node may end its process: watched from here
         sys.exit(supervise.run_child(out, click.get_current_context().meta["argv"]))
     try:
-        code = execute(input_path, out, force, not no_progress, config, engine, address, actors, cpus_per_actor,
-                       gpus_per_actor, segment_s, max_retries, resources, actor_concurrency, min_actors,
-                       unit_timeout_s)
+        code = execute(input_path, out=out, config=config, engine=engine, force=force)
     except click.ClickException as e:
         supervise.note(status=e.exit_code)
         raise

@@ -2,8 +2,8 @@
 
 Units write `tracks/<video_id>.parquet` (TRACK_SCHEMA: one row per face track with its
 embedding, person columns null) next to their other tables (`write_tracks`, called from
-`run/batch.record_result`). `assign_persons` then runs once, in the driver, after the last
-unit (`run/batch.run_local`, `run/distributed.run_ray`):
+`run/record.record`). `assign_persons` then runs once, in the driver, after the last
+unit (`run/core.analyse`, on both engines):
 
 * every tracks file with an embedded track and no person yet is taken in video-id order;
 * its tracks are grouped into the video's persons (`group.group_video`: `video_person`);

@@ -21,6 +21,8 @@ watch any step. docs/architecture.md walks one video through these stages.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import math
 import time
@@ -72,6 +74,12 @@ log = logging.getLogger(__name__)
 # about the same whatever the resolution: 7 frames of 1080p, 32 of 640x360 (benchmarks/throughput.py).
 CHUNK_PIXELS = 16_000_000
 TRIM_EVERY_CHUNKS = 4  # heap.trim() cadence: ~1 % of the time, keeps RSS flat on long videos
+
+
+def chunk_size(config: RunConfig, info: MediaInfo | None) -> int:
+    """Frames per chunk: --chunk-frames, fewer for large frames (CHUNK_PIXELS)."""
+    pixels = max(1, info.width * info.height) if info is not None and info.has_video else 1
+    return max(1, min(config.chunk_frames, CHUNK_PIXELS // pixels))
 
 
 @dataclass(frozen=True)
@@ -129,8 +137,14 @@ class VideoAnalyzer:
         self.fuse = make_fusion(self.fusion_params)
         self.model_version = model_version(self.fusion_params)
 
-    def __call__(self, path: str | Path, video_id: str | None = None, start_s: float = 0.0,
-                 end_s: float | None = None, info: MediaInfo | None = None) -> VideoResult:
+    def with_chunk_frames(self, chunk_frames: int) -> "VideoAnalyzer":
+        """The same models with another chunk size (after a CUDA out-of-memory)."""
+        other = copy.copy(self)
+        other.config = dataclasses.replace(self.config, chunk_frames=chunk_frames)
+        return other
+
+    def __call__(self, path: str | Path, video_id: str | None = None, *, start_s: float = 0.0,
+                 end_s: float | None = None, info: MediaInfo | None = None, hook: Hook | None = None) -> VideoResult:
         """Analyse [start_s, end_s) of one file (`info`: its probe, if the caller already has it).
         Never raises for a bad file: the result then has status 'failed' and a one-line error."""
         path = str(path)
@@ -140,7 +154,7 @@ class VideoAnalyzer:
         except OSError as e:
             return VideoResult(video_id or "", path, "failed", f"cannot read the file: {e.strerror or e}")
         try:
-            result = self.apply(path, vid, start_s, end_s, info)
+            result = self.apply(path, vid, start_s, end_s, info, hook=hook or self.hook)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as e:  # a bad video must not end the batch; details to the run's log
@@ -152,18 +166,16 @@ class VideoAnalyzer:
         result.timings.setdefault("total", time.perf_counter() - t0)
         return result
 
-    def _report(self, step: str, artifact=None, **kw) -> None:
-        if self.hook is not None:
-            self.hook(step, artifact, **kw)
 
     @torch.inference_mode()
     def apply(self, path: str, video_id: str, start_s: float = 0.0, end_s: float | None = None,
-              info: MediaInfo | None = None) -> VideoResult:
+              info: MediaInfo | None = None, *, hook: Hook | None = None) -> VideoResult:
+        report = hook if hook is not None else (lambda *a, **k: None)
         c, timer = self.config, StageTimer(STAGES)
         t_start = time.perf_counter()
         with timer("decode"):
             info = info if info is not None else probe(path)
-        self._report("probe", info)
+        report("probe", info)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
         tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
                              max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
@@ -173,16 +185,16 @@ class VideoAnalyzer:
                             motion=MotionStream(info, start_s) if info.has_video and info.has_audio else None)
         decoded = DecodeReport()
         for chunk in self._frames(info, start_s, end, timer, decoded, state.motion) if info.has_video else ():
-            self._report("frames", chunk)
+            report("frames", chunk)
             with timer("detect"):
                 faces = self._detect(chunk, state)
             if state.motion is not None:
                 with timer("sync"):
                     state.motion.advance(state.mouths, float(chunk.times[-1]))
-            self._report("faces", faces, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
+            report("faces", faces, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
             aligned = self._align(chunk, faces, timer)
             if aligned is not None:
-                self._report("align", aligned)
+                report("align", aligned)
             self._collect(faces, aligned, state)
             if state.identity is not None:  # issue 24: a few chips per track, embedded when it ends
                 with timer("models"):
@@ -192,17 +204,17 @@ class VideoAnalyzer:
         with timer("sync"):
             sync = (self._sync(info, state, start_s, end) if info.has_video
                     else SyncAnalysis(SyncResult.container("no video stream"), {}, []))
-        self._report("sync", sync)
+        report("sync", sync)
         with timer("audio"):
             sec_audio = self._audio(info, seconds, sync.result)
-        self._report("audio", sec_audio)
+        report("audio", sec_audio)
         with timer("models"):
             timeline = self._timeline(state.builder, seconds, info, sec_audio, sync)
-        self._report("timeline", timeline)
+        report("timeline", timeline)
         with timer("explain"):
             attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
                                 self.fusion_params, self.device, c)
-        self._report("explain", attr)
+        report("explain", attr)
         with timer("models"):
             tracks = state.identity.table(video_id) if state.identity is not None else None
         result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync,
@@ -217,7 +229,7 @@ class VideoAnalyzer:
                 report: DecodeReport, motion: MotionStream | None) -> Iterator[FrameChunk]:
         """Decoded frames at the analysis rate, in chunks bounded by count and pixels; every
         decoded frame also goes to `motion` (sync's mouth motion: one decode per video)."""
-        chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
+        chunk = chunk_size(self.config, info)
         frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report,
                              tap=motion.frame if motion is not None else None)
         n = 0

@@ -1,7 +1,7 @@
 """The step over the whole collection that both engines run once, after their last unit.
 
-`run/batch.run_local` and `run/distributed.run_ray` call `give_persons` when every unit of the
-run has ended (units write their tracks' embeddings under `tracks/`; see
+`run/core.analyse` calls `give_persons` once both engines' executors have ended every unit of
+the run (units write their tracks' embeddings under `tracks/`; see
 identity/collection.py). It gives person ids, rewrites the persons table and says one line.
 
 Two runs into one results folder may end at the same time; their persons steps take turns
@@ -15,9 +15,9 @@ import logging
 import time
 
 from emotion_batch.words import plural
-from emotion_batch.config import RunConfig
 from emotion_batch.identity.collection import IdentitySummary, assign_persons
 from emotion_batch.fs import open_fs
+from emotion_batch.run.context import RunContext
 from emotion_batch.run.storage.claims import Claims
 from emotion_batch.run.storage.output import write_failure
 
@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
 PERSONS_CLAIM = "persons-step"  # a claim no video takes (video ids are hex digits)
 
 
-def give_persons(out: str, config: RunConfig, echo=print, *, sleep=time.sleep) -> IdentitySummary | None:
+def give_persons(ctx: RunContext, *, echo=print, sleep=time.sleep) -> IdentitySummary | None:
     """Persons for the tracks that have none yet (none with --identity off), once no other
     run's persons step is running on the same results. Raises OutputError when the results
     cannot be read or written."""
+    out, config = ctx.out, ctx.config
     if config.identity == "off":
         return None
     claims = Claims(*open_fs(out))

@@ -12,8 +12,13 @@ from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE, TIMELINE_SCHEMA
 from videogen import cut_file, make_audio_only, make_video, voice
 
 
-def _row(res) -> ManifestRow:
-    return ManifestRow.from_result(res, None, None, RunConfig(device="cpu"), "m", "cpu", "2025-01-01T00:00:00Z")
+def _row(res, tmp_path) -> ManifestRow:
+    from emotion_batch.run.context import RunContext
+    from emotion_batch.run.storage.store import ResultStore
+
+    config = RunConfig(device="cpu")
+    ctx = RunContext(ResultStore(str(tmp_path / "results")), config, "m", config.config_hash(), device="cpu")
+    return ManifestRow.from_result(res, ctx=ctx, started_at="2025-01-01T00:00:00Z")
 
 
 def test_manifest_row_fields_are_the_schema_columns():
@@ -31,7 +36,7 @@ def test_other_codecs_are_analysed(analyzer, made_inputs, kind):
 
 
 @pytest.mark.parametrize("kind", ["portrait_rot90", "portrait_rot270"])
-def test_portrait_phone_video_is_analysed_upright(analyzer, made_inputs, kind):
+def test_portrait_phone_video_is_analysed_upright(analyzer, made_inputs, kind, tmp_path):
     res = analyzer(made_inputs(kind)[0])
     assert res.ok, res.error
     assert (res.info.width, res.info.height) == (240, 320)
@@ -44,7 +49,7 @@ def test_portrait_phone_video_is_analysed_upright(analyzer, made_inputs, kind):
         # the photo fills the width, drifting down from the top: its face is upright there,
         # taller than wide (a sideways face would be wider than tall)
         assert y2 - y1 > (x2 - x1) * 0.9 and r["face_score"] > 0.9
-    manifest = _row(res)
+    manifest = _row(res, tmp_path)
     assert (manifest.width, manifest.height, manifest.has_video) == (240, 320, True)
 
 
@@ -59,7 +64,7 @@ def test_cut_recording_is_analysed_up_to_where_its_data_ends(analyzer, tmp_path)
     seconds = sorted({r["second"] for r in res.timeline.to_pylist()})
     assert seconds == list(range(int(np.ceil(res.info.duration_s))))
     assert 2 <= len(seconds) <= 4 and res.faces_found == 1
-    manifest = _row(res)
+    manifest = _row(res, tmp_path)
     assert manifest.status == "ok" and manifest.warning == res.warning
     assert manifest.duration_s == pytest.approx(res.info.duration_s)
 
@@ -79,7 +84,7 @@ def test_audio_only_file_gives_voice_only_rows(analyzer, tmp_path, name, kw):
         assert r["speech"] > 0.2  # the synthetic voice counts as speech, so it is used
         assert r["v_neutral"] is None and r["emotion"] is not None and r["w_visual"] == 0.0
     assert res.faces_found == 0 and res.info.has_video is False
-    manifest = _row(res)
+    manifest = _row(res, tmp_path)
     assert manifest.has_video is False and manifest.has_audio is True
     assert (manifest.width, manifest.height, manifest.fps, manifest.n_frames) == (None, None, None, None)
     assert manifest.duration_s == pytest.approx(2.0, abs=0.05) and manifest.warning is None

@@ -6,11 +6,9 @@ import av
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_VIDEOS
+from conftest import SAMPLE_VIDEOS, analyse_into
 from emotion_batch.config import RunConfig
 from emotion_batch.query import run_sql
-from emotion_batch.run.batch import run_local
-from emotion_batch.run.storage.store import ResultStore
 
 
 def _edit(dst, shots: list[tuple[str, float]], fps: int = 10) -> None:
@@ -47,7 +45,7 @@ def test_cuts_between_two_people_give_four_tracks_and_two_persons(tmp_path):
     _edit(clip, [(man, 2.0), (woman, 3.0), (man, 2.0), (woman, 3.0)])
     out = str(tmp_path / "out")
     cfg = RunConfig(fps=2.0, explain="none", device="cpu", identity="video")
-    run_local([str(clip)], ResultStore(out), cfg, progress=False, echo=lambda s: None)
+    analyse_into(out, [clip], cfg)
     t = run_sql(out, "SELECT face_id, min(second) AS s, any_value(person_id) AS p, count(DISTINCT person_id) AS k "
                      "FROM timelines WHERE face_id >= 0 GROUP BY face_id ORDER BY s", output="pandas")
     assert len(t) == 4 and (t.k == 1).all()  # a new track after every cut, one person each

@@ -4,11 +4,9 @@ a later run adds a video and keeps every id (issue 24, items 3-4)."""
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SAMPLE_VIDEOS
+from conftest import SAMPLE_VIDEOS, analyse_into
 from emotion_batch.config import RunConfig
 from emotion_batch.query import run_sql
-from emotion_batch.run.batch import run_local
-from emotion_batch.run.storage.store import ResultStore
 
 
 def _persons_by_video(out) -> dict[str, set]:
@@ -24,13 +22,13 @@ def test_same_man_in_three_videos_is_one_person_and_ids_stay(tmp_path):
     out = str(tmp_path / "out")
     first = [str(SAMPLE_VIDEOS / n) for n in ("single_face.mp4", "face_noface.mov")]
     lines = []
-    run_local(first, ResultStore(out), cfg, progress=False, echo=lines.append)
+    analyse_into(out, first, cfg, echo=lines.append)
     assert any(line.startswith("persons: 2 videos matched; 1 person") for line in lines)
     before = _persons_by_video(out)
     assert before == {"single_face.mp4": {0}, "face_noface.mov": {0}}
 
     more = first + [str(SAMPLE_VIDEOS / n) for n in ("noface_face.mov", "WolfgangLanger_Pexels.mp4")]
-    run_local(more, ResultStore(out), cfg, progress=False, echo=lines.append)
+    analyse_into(out, more, cfg, echo=lines.append)
     after = _persons_by_video(out)
     assert after["single_face.mp4"] == {0} and after["face_noface.mov"] == {0}  # never renumbered
     assert after["noface_face.mov"] == {0}  # the same man, another recording
@@ -45,12 +43,12 @@ def test_identity_off_writes_no_tracks_and_drops_earlier_ones(tmp_path):
     out = tmp_path / "out"
     video = [str(SAMPLE_VIDEOS / "single_face.mp4")]
     cfg = RunConfig(fps=1.0, explain="none", device="cpu", identity="off")
-    run_local(video, ResultStore(str(out)), cfg, progress=False, echo=lambda s: None)
+    analyse_into(str(out), video, cfg, echo=lambda s: None)
     assert not (out / "tracks").exists() and not (out / "persons").exists()
-    run_local(video, ResultStore(str(out)), RunConfig(fps=1.0, explain="none", device="cpu", identity="video"),
-              progress=False, echo=lambda s: None)
+    analyse_into(str(out), video, RunConfig(fps=1.0, explain="none", device="cpu", identity="video"),
+              echo=lambda s: None)
     assert len(list((out / "tracks").glob("*.parquet"))) == 1 and not (out / "persons").exists()
-    run_local(video, ResultStore(str(out)), cfg, progress=False, echo=lambda s: None)  # off again: hash differs
+    analyse_into(str(out), video, cfg, echo=lambda s: None)  # off again: hash differs
     assert not list((out / "tracks").glob("*.parquet"))
     t = run_sql(str(out), "SELECT count(*) n, count(person_id) k FROM timelines WHERE face_id >= 0")
     assert t["n"][0].as_py() > 0 and t["k"][0].as_py() == 0
@@ -81,7 +79,9 @@ def test_persons_steps_of_two_runs_take_turns(tmp_path):
         waits.append(pq.read_table(out / "tracks" / "v1.parquet")["person_id"].to_pylist())
         other.release(PERSONS_CLAIM)
 
-    s = give_persons(str(out), RunConfig(), lines.append, sleep=sleep)
+    from emotion_batch.run.context import RunContext
+
+    s = give_persons(RunContext.build(str(out), RunConfig()), echo=lines.append, sleep=sleep)
     assert waits == [[None]]  # nothing was assigned while the other step held the claim
     assert lines[0].startswith("persons: waiting for another run's persons step")
     assert s.new == 1 and pq.read_table(out / "tracks" / "v1.parquet")["person_id"].to_pylist() == [0]

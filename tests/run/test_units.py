@@ -13,7 +13,9 @@ from emotion_batch.run.discover import describe
 from emotion_batch.run.storage.segments import merge_segments, plan_segments
 from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.schemas import prob_columns
-from emotion_batch.run.units import SegmentFiles, Unit, UnitRunner, is_cuda_oom, slim
+from emotion_batch.run.context import RunContext
+from emotion_batch.run.storage.segment_files import SegmentFiles
+from emotion_batch.run.units import Unit, UnitRunner, is_cuda_oom, slim
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +27,10 @@ def analyzer():
     return VideoAnalyzer(RunConfig(device="cpu", fps=2.0, explain="sample", explain_every=1))
 
 
+def _ctx(store, config, model_version="m1"):
+    return RunContext(store, config, model_version, config.config_hash())
+
+
 @pytest.fixture
 def item(made_videos):
     return describe(made_videos["face"][0])  # 3 s, a face, audio
@@ -32,15 +38,15 @@ def item(made_videos):
 
 def test_segments_written_as_they_finish_merge_like_in_memory(analyzer, item, tmp_path):
     store = ResultStore(str(tmp_path / "out"))
-    runner = UnitRunner(analyzer, store, analyzer.config)
+    runner = UnitRunner(analyzer, _ctx(store, analyzer.config, analyzer.model_version))
     segs = plan_segments(item.duration_s, 1)
     units = [Unit(slim(item), s, len(segs)) for s in segs]
     in_memory = []
     for u in units:
         assert runner.run_segment(u) is None
         assert runner.segments.exists(item.video_id, u.segment.index)
-        in_memory.append((u.segment, analyzer(item.path, item.video_id, u.segment.start_s, u.segment.end_s,
-                                              info=item.info)))
+        in_memory.append((u.segment, analyzer(item.path, item.video_id, start_s=u.segment.start_s,
+                                              end_s=u.segment.end_s, info=item.info)))
     files = SegmentFiles(store)
     assert files.usable(item.video_id, segs, analyzer.model_version, analyzer.config.config_hash()) == {0, 1, 2}
     parts, started = files.read(item, segs)
@@ -69,7 +75,7 @@ def test_segments_written_as_they_finish_merge_like_in_memory(analyzer, item, tm
 
 def test_segment_files_of_other_settings_are_not_reused(analyzer, item, tmp_path):
     store = ResultStore(str(tmp_path / "out"))
-    runner = UnitRunner(analyzer, store, analyzer.config)
+    runner = UnitRunner(analyzer, _ctx(store, analyzer.config, analyzer.model_version))
     segs = plan_segments(item.duration_s, 1)
     assert runner.run_segment(Unit(item, segs[0], len(segs))) is None
     files = SegmentFiles(store)
@@ -83,7 +89,7 @@ def test_segment_files_of_other_settings_are_not_reused(analyzer, item, tmp_path
 
 def test_a_failed_segment_fails_the_video_and_keeps_the_others_for_a_resume(analyzer, item, tmp_path):
     store = ResultStore(str(tmp_path / "out"))
-    runner = UnitRunner(analyzer, store, analyzer.config)
+    runner = UnitRunner(analyzer, _ctx(store, analyzer.config, analyzer.model_version))
     segs = plan_segments(item.duration_s, 1)
     assert runner.run_segment(Unit(item, segs[0], len(segs))) is None
     row = runner.merge(item, segs, {1: "decode error"})
@@ -100,7 +106,12 @@ class FakeAnalyzer:
         self.config, self.fits = config, fits
         self.seen: list[int] = []  # chunk sizes tried; shared with the copies the runner makes
 
-    def __call__(self, path, video_id, start_s=0.0, end_s=None, info=None):
+    def with_chunk_frames(self, chunk_frames):
+        other = FakeAnalyzer(dataclasses.replace(self.config, chunk_frames=chunk_frames), self.fits)
+        other.seen = self.seen
+        return other
+
+    def __call__(self, path, video_id, *, start_s=0.0, end_s=None, info=None, hook=None):
         self.seen.append(self.config.chunk_frames)
         if self.config.chunk_frames > self.fits:
             return VideoResult(video_id, path, "failed", "OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB")
@@ -110,7 +121,8 @@ class FakeAnalyzer:
 def _runner(fits: int, tmp_path) -> tuple[UnitRunner, list[int], list[str]]:
     fake = FakeAnalyzer(RunConfig(device="cpu", chunk_frames=32), fits)
     messages: list[str] = []
-    return UnitRunner(fake, ResultStore(str(tmp_path)), fake.config, echo=messages.append), fake.seen, messages
+    runner = UnitRunner(fake, _ctx(ResultStore(str(tmp_path)), fake.config), echo=messages.append)
+    return runner, fake.seen, messages
 
 
 def test_cuda_out_of_memory_is_retried_with_smaller_chunks(tmp_path):
@@ -120,7 +132,7 @@ def test_cuda_out_of_memory_is_retried_with_smaller_chunks(tmp_path):
     assert result.ok
     assert seen == [32, 16, 8, 4]
     assert len(messages) == 3 and "retrying with --chunk-frames 16" in messages[0]
-    assert runner.config.chunk_frames == 32  # the run's config is untouched
+    assert runner.ctx.config.chunk_frames == 32 == runner.analyzer.config.chunk_frames  # the run's config is untouched
 
 
 def test_cuda_out_of_memory_fails_once_a_single_frame_does_not_fit(tmp_path):
@@ -143,7 +155,7 @@ def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
     """The driver's settling of `Ledger.undelivered` (no Ray, no timing): a video whose worker
     wrote its row counts with that row; one with no row written is recorded failed (on
     storage too, so a rerun redoes it), never left without a row."""
-    from emotion_batch.run.batch import record_result, settle_undelivered
+    from emotion_batch.run.record import record, settle_undelivered
     from emotion_batch.run.distributed.ledger import Awaited
     from emotion_batch.run.storage.manifest import now_utc
     from emotion_batch.schemas import TABLES
@@ -151,15 +163,15 @@ def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
     store = ResultStore(str(tmp_path / "out"))
     config = RunConfig(device="cpu")
     empty = pa.Table.from_pylist([], schema=TABLES["timelines"])
-    written = record_result(store, VideoResult("b", "/b.mp4", "ok", timeline=empty), None, config, "mv", "cpu",
-                            now_utc())
-    row, stored = settle_undelivered(store, Awaited("b", "/b.mp4", 20, written=True), config, "mv")
+    ctx = _ctx(store, config, "mv")
+    written = record(ctx, VideoResult("b", "/b.mp4", "ok", timeline=empty), started_at=now_utc())
+    row, stored = settle_undelivered(ctx, Awaited("b", "/b.mp4", 20, written=True))
     assert stored and row == written
-    row, stored = settle_undelivered(store, Awaited("c", "/c.mp4", 30), config, "mv")
+    row, stored = settle_undelivered(ctx, Awaited("c", "/c.mp4", 30))
     assert not stored and (row.status, row.size_bytes) == ("failed", 30)
     assert row.error == "worker lost while analysing /c.mp4; no result came back: run again to retry it"
     assert store.done_record("c").status == "failed"
     # the ledger saw it written, but storage has no readable row: failed as well, not dropped
-    row, stored = settle_undelivered(store, Awaited("d", "/d.mp4", 40, written=True), config, "mv")
+    row, stored = settle_undelivered(ctx, Awaited("d", "/d.mp4", 40, written=True))
     assert not stored and row.status == "failed" and store.done_record("d").status == "failed"
     assert sorted(store.video_ids()) == ["b", "c", "d"]

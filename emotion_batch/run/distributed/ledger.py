@@ -1,10 +1,10 @@
 """The run's ledger: the little shared state a distributed run needs (no Ray here).
 
-One `Ledger` lives in a small actor on the driver's node (`ray_stages.Coordinator`); the
+One `Ledger` lives in a small actor on the driver's node (`connect.LedgerActor`); the
 planning tasks and the analysis actors call it, the driver polls it for progress. It holds
 only what is in flight, never results:
 
-* **claims**: a video's content id is analysed once even if the input lists it twice, and
+* **first paths**: a video's content id is analysed once even if the input lists it twice, and
   a unit that ended is not run again should it be delivered twice;
 * **attempts** of each unit that is running. An attempt that never ended means its worker
   died (killed, out of memory, node lost, or exited after a timeout). Deaths and timeouts
@@ -92,7 +92,7 @@ class Tallies:
 class Ledger:
     def __init__(self, max_retries: int, unit_timeout_s: float):
         self.max_retries, self.unit_timeout_s = max_retries, unit_timeout_s
-        self.claimed: dict[str, str] = {}  # content id -> the path analysed for it
+        self.first_paths: dict[str, str] = {}  # content id -> the path analysed for it
         self.units: dict[str, UnitRecord] = {}
         self.finished: set[str] = set()  # units that ended: a unit delivered twice runs once
         self.videos: dict[str, VideoRecord] = {}
@@ -104,11 +104,11 @@ class Ledger:
         self.retries = 0
 
     # planning ------------------------------------------------------------------------
-    def claim(self, video_id: str, path: str) -> str:
+    def first_path(self, video_id: str, path: str) -> str:
         """The first path seen with this content: `path` itself for the first (again when its
         planning task is retried); for another path with the same content, a duplicate, the
         path that is analysed for it."""
-        return self.claimed.setdefault(video_id, path)
+        return self.first_paths.setdefault(video_id, path)
 
     def register(self, video_id: str, n_segments: int, done: list[int]) -> None:
         v = self.videos.setdefault(video_id, VideoRecord(n_segments))

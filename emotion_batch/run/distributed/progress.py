@@ -1,47 +1,17 @@
-"""The driver's side of a distributed run: progress from the pipeline and the ledger, and a
-summary that stays small however many videos (see `distributed.py`)."""
+"""The driver's side of a distributed run: progress from the pipeline and the ledger (see driver.py)."""
 
 from __future__ import annotations
 
 import pickle
 import threading
 import time
-from dataclasses import dataclass, field
 
 import ray
 from tqdm import tqdm
 
 from emotion_batch.run.console.bar import set_progress, status_text
-from emotion_batch.run.batch import BatchSummary
+from emotion_batch.run.record import BatchSummary
 from emotion_batch.run.storage.manifest import ManifestRow
-from emotion_batch.schemas import STAGES
-
-
-@dataclass
-class RunSummary(BatchSummary):
-    """A BatchSummary that stays small however many videos: every failed row, the first
-    `keep_ok` ok rows, and running totals for the rest."""
-
-    keep_ok: int = 200
-    n_ok: int = 0
-    _video_s: float = 0.0
-    _stages: dict = field(default_factory=lambda: {s: 0.0 for s in STAGES})
-
-    def add(self, row: ManifestRow) -> None:
-        if row.ok:
-            self.n_ok += 1
-            self._video_s += row.duration_s or 0.0
-        if not row.ok or self.n_ok <= self.keep_ok:
-            self.rows.append(row)
-        for s in STAGES:
-            self._stages[s] += getattr(row, f"t_{s}") or 0.0
-
-    @property
-    def video_seconds(self) -> float:
-        return self._video_s
-
-    def stage_totals(self) -> dict[str, float]:
-        return dict(self._stages)
 
 
 class Progress:
@@ -51,8 +21,8 @@ class Progress:
     The bar (run/console/bar.py) counts the `n_paths` files: those settled, plus the done
     fraction of each video whose segments are coming in."""
 
-    def __init__(self, coordinator, bar: tqdm, summary: RunSummary, n_paths: int, echo, every_s: float = 0.5):
-        self.coordinator, self.bar, self.summary, self.n_paths = coordinator, bar, summary, n_paths
+    def __init__(self, ledger, bar: tqdm, summary: BatchSummary, n_paths: int, echo, every_s: float = 0.5):
+        self.ledger, self.bar, self.summary, self.n_paths = ledger, bar, summary, n_paths
         self.echo, self.every_s = echo, every_s
         self.lock = threading.Lock()
         self.videos = self.busy = self.retries = self.planned_paths = self.early = 0
@@ -68,11 +38,7 @@ class Progress:
             self.echo(msg)
 
     def _record(self, row: ManifestRow) -> None:
-        self.summary.add(row)
-        if row.status == "duplicate":
-            self._say(f"duplicate {row.path}: same content as {row.duplicate_of} (analysed once)")
-        elif not row.ok:
-            self._say(f"FAILED {row.path}: {row.error}")
+        self.summary.note(row, self._say)
 
     def unit_done(self, out: dict) -> None:
         with self.lock:
@@ -89,7 +55,7 @@ class Progress:
     def poll(self) -> None:
         with self.lock:
             delivered = list(self._delivered)
-        snap = ray.get(self.coordinator.snapshot.remote(delivered), timeout=60)
+        snap = ray.get(self.ledger.snapshot.remote(delivered), timeout=60)
         with self.lock:
             del self._delivered[:len(delivered)]  # told; on a failed poll they go with the next one
             t = snap["tallies"]
@@ -107,7 +73,7 @@ class Progress:
         """After the pipeline (and the last poll): the videos whose rows never arrived (their
         worker was lost after writing, or their result never came back) get one each from
         `settle_one(awaited)`: (the row on storage, True), else (a failed row, False)."""
-        for awaited in ray.get(self.coordinator.undelivered.remote(), timeout=60):
+        for awaited in ray.get(self.ledger.undelivered.remote(), timeout=60):
             row, stored = settle_one(awaited)
             if stored:
                 self._say(f"{awaited.path}: its worker was lost before its result came back; "

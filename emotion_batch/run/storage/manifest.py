@@ -11,15 +11,17 @@ import datetime as dt
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from emotion_batch.config import RunConfig
 from emotion_batch.errors import plain_message
-from emotion_batch.media import MediaInfo
 from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.schemas import MANIFEST_SCHEMA, SCHEMA_VERSION, STAGES
+
+if TYPE_CHECKING:
+    from emotion_batch.run.context import RunContext
 
 
 def now_utc() -> str:
@@ -76,18 +78,22 @@ class ManifestRow:
         return pa.Table.from_pylist([asdict(self)], schema=MANIFEST_SCHEMA)
 
     @classmethod
-    def from_result(cls, result: VideoResult, size_bytes: int | None, info: MediaInfo | None, config: RunConfig,
-                    model_version: str, device: str, started_at: str) -> "ManifestRow":
-        """The row for `result` (`info`: the result's probe, else the plan's; may be None)."""
-        info = result.info or info
+    def from_result(cls, result: VideoResult, *, item=None, ctx: RunContext, started_at: str,
+                    write_s: float = 0.0) -> "ManifestRow":
+        """The row for `result` (`item`: the plan's WorkItem, whose probe stands in when the
+        result has none, may be None); `write_s`: seconds spent writing its tables."""
+        info = result.info or (item.info if item is not None else None)
         video = info is not None and info.has_video
+        size_bytes = item.size_bytes if item is not None else None
         if size_bytes is None and os.path.exists(result.path):
             size_bytes = os.path.getsize(result.path)
+        timings = dict(result.timings)
+        timings["write"] = timings.get("write", 0.0) + write_s
         return cls(
             video_id=result.video_id,
             path=result.path,
             size_bytes=size_bytes,
-            status=result.status,
+            status=str(getattr(result.status, "value", result.status)),
             error=plain_message(result.error) if result.error else None,  # never technical text
             warning=result.warning,
             duration_s=info.duration_s if info else None,
@@ -102,14 +108,25 @@ class ManifestRow:
             av_offset_s=result.av_offset_s,
             av_confidence=result.av_confidence,
             av_method=result.av_method,
-            model_version=model_version,
-            config_hash=config.config_hash(),
-            config_json=json.dumps(config.to_dict(), sort_keys=True),
+            model_version=ctx.model_version,
+            config_hash=ctx.config_hash,
+            config_json=json.dumps(ctx.config.to_dict(), sort_keys=True),
             schema_version=SCHEMA_VERSION,
-            **{f"t_{s}": result.timings.get(s) for s in STAGES},
-            t_total=result.timings.get("total"),
+            duplicate_of=item.duplicate_of if item is not None and result.status == "duplicate" else None,
+            **{f"t_{s}": timings.get(s) for s in STAGES},
+            t_total=timings.get("total"),
             worker=f"{socket.gethostname()}:{os.getpid()}",
-            device=device,
+            device=ctx.device,
             started_at=started_at,
             finished_at=now_utc(),
         )
+
+    @classmethod
+    def read(cls, store, video_id: str) -> "ManifestRow | None":
+        """The video's row as written on storage (`store`: a ResultStore), None when there is
+        no readable one."""
+        try:
+            row = store.read("videos", video_id).to_pylist()[0]
+        except (OSError, IndexError, pa.ArrowInvalid):
+            return None
+        return cls(**{f.name: row[f.name] for f in fields(cls)})

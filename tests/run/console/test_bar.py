@@ -34,11 +34,12 @@ def _row(vid, status="ok"):
 
 def test_ray_progress_counts_segments_as_fractions_of_their_video():
     pytest.importorskip("ray")
-    from emotion_batch.run.distributed.progress import Progress, RunSummary
+    from emotion_batch.run.distributed.progress import Progress
+    from emotion_batch.run.record import BatchSummary
 
     said = []
     bar = videos_bar(3, enabled=False)
-    prog = Progress(None, bar, RunSummary(), 3, said.append)
+    prog = Progress(None, bar, BatchSummary(), 3, said.append)
     prog.unit_done({"video_id": "v", "seconds": 30.0, "duration": 60.0, "manifest": None})
     assert bar.n == pytest.approx(0.5)  # half of one video's seconds are in
     prog.unit_done({"video_id": "v", "seconds": 30.0, "duration": 60.0, "manifest": pickle.dumps(_row("v"))})

@@ -84,12 +84,15 @@ def tiny(tmp_path_factory):
 
 
 def run(paths, out, **kw):
-    from emotion_batch.run.distributed.driver import run_ray
+    """The run core on the Ray engine (then the collection step), as `run --engine ray` drives it."""
+    from conftest import analyse_into
 
     msgs: list[str] = kw.pop("msgs", [])
-    opts = dict(actors=2, cpus_per_actor=1, resources=ON_WORKER, progress=False, echo=msgs.append)
+    opts = dict(actors=2, cpus_per_actor=1, resources=ON_WORKER, echo=msgs.append)
     opts.update(kw)
-    summary = run_ray([str(p) for p in paths], str(out), opts.pop("config", CONFIG), **opts)
+    if "concurrency" in opts:
+        opts["actor_concurrency"] = opts.pop("concurrency")
+    summary = analyse_into(out, paths, opts.pop("config", CONFIG), engine="ray", **opts)
     return summary, msgs
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from emotion_batch.run.distributed.ledger import Ledger
 
 
-def test_duplicate_content_is_claimed_once_but_a_retried_path_keeps_its_claim():
+def test_duplicate_content_has_one_first_path_and_a_retried_path_keeps_it():
     led = Ledger(max_retries=2, unit_timeout_s=10)
-    assert led.claim("vid", "/a.mp4") == "/a.mp4"
-    assert led.claim("vid", "/a.mp4") == "/a.mp4"  # the same path again: its planning task was retried
-    assert led.claim("vid", "/copy-of-a.mp4") == "/a.mp4"  # a duplicate: the path analysed for it
+    assert led.first_path("vid", "/a.mp4") == "/a.mp4"
+    assert led.first_path("vid", "/a.mp4") == "/a.mp4"  # the same path again: its planning task was retried
+    assert led.first_path("vid", "/copy-of-a.mp4") == "/a.mp4"  # a duplicate: the path analysed for it
 
 
 def test_a_unit_that_kills_its_worker_alone_fails_after_max_retries():

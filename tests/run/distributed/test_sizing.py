@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from emotion_batch.config import ConfigError, RunConfig
-from emotion_batch.run.distributed.driver import DEFAULT_SEGMENT_S, FILL_SEGMENT_S, RunSummary, segment_length, size_actors
+from emotion_batch.run.distributed.sizing import DEFAULT_SEGMENT_S, FILL_SEGMENT_S, segment_length, size_actors
+from emotion_batch.run.engine import EngineConfig
+from emotion_batch.run.record import BatchSummary
 from emotion_batch.run.storage.manifest import ManifestRow
 
 
@@ -13,9 +15,11 @@ def size(config, totals, fixed=False, **kw):
     msgs: list[str] = []
     opts = dict(min_actors=1, max_actors=None, cpus_per_actor=None, gpus_per_actor=1.0, resources=None, concurrency=1)
     opts.update(kw)
-    shape = size_actors(config, opts["min_actors"], opts["max_actors"], opts["cpus_per_actor"], opts["gpus_per_actor"],
-                        opts["resources"], totals, max_node_cpus=8, n_paths=100, fixed_cluster=fixed, echo=msgs.append,
-                        concurrency=opts["concurrency"])
+    engine = EngineConfig(min_actors=opts["min_actors"], actors=opts["max_actors"], cpus_per_actor=opts["cpus_per_actor"],
+                          gpus_per_actor=opts["gpus_per_actor"], resources=opts["resources"],
+                          actor_concurrency=opts["concurrency"])
+    shape = size_actors(engine, config, totals=totals, max_node_cpus=8, n_paths=100, fixed_cluster=fixed,
+                        echo=msgs.append)
     return shape, msgs
 
 
@@ -74,8 +78,8 @@ def _row(ok: bool, i: int) -> ManifestRow:
                        schema_version="1", t_detect=0.5)
 
 
-def test_run_summary_keeps_failures_and_totals_but_not_every_row():
-    s = RunSummary(keep_ok=3)
+def test_the_summary_keeps_failures_and_totals_but_not_every_row():
+    s = BatchSummary(keep_ok=3)
     for i in range(10):
         s.add(_row(True, i))
     s.add(_row(False, 10))
@@ -89,8 +93,8 @@ def test_an_embedded_ray_that_cannot_start_is_one_line_with_what_to_try(monkeypa
     import ray
 
     from emotion_batch.config import ConfigError
-    from emotion_batch.run.distributed import driver as distributed
-    from emotion_batch.run.distributed.driver import connect
+    from emotion_batch.run.distributed import connect as distributed
+    from emotion_batch.run.distributed.connect import connect
 
     def failing_init(*a, **kw):
         raise RuntimeError("Failed to start the GCS server.\n  File gcs_server.cc:120 ... (a page of detail)")

@@ -11,9 +11,10 @@ import pytest
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.query import open_results, run_sql
-from emotion_batch.run.batch import record_result, record_unreadable
+from emotion_batch.run.decide import dup_id
+from emotion_batch.run.record import record, record_known
 from emotion_batch.run.storage.current import RETIRED, path_index
-from emotion_batch.run.decide import dup_id, plan
+from plan_helpers import context, plan
 from emotion_batch.run.storage.store import ResultStore
 from emotion_batch.schemas import TIMELINE_SCHEMA
 from videogen import make_video
@@ -42,11 +43,11 @@ def _timeline(video_id: str, seconds: int) -> pa.Table:
 def _finish(store, item, seconds=1):
     """What a finished analysis writes: its timeline rows, then its ok manifest row."""
     res = VideoResult(item.video_id, item.path, "ok", None, item.info, timeline=_timeline(item.video_id, seconds))
-    record_result(store, res, item, CONFIG, MODEL, "cpu", "t0")
+    record(context(store), res, item, started_at="t0")
 
 
 def _plan(store, paths):
-    p = plan([str(x) for x in paths], store, CONFIG, MODEL, force=False)
+    p = plan([str(x) for x in paths], store)
     p.claims.release_all()
     return p
 
@@ -93,11 +94,11 @@ def test_changed_file_that_failed_and_its_duplicate_row_are_retired(sources, tmp
     shutil.copyfile(sources / "one.mp4", b)
     p = _plan(store, [a, b])
     _finish(store, p.todo[0])
-    record_unreadable(store, p.duplicates, CONFIG, MODEL)
+    record_known(context(store), p.duplicates)
     assert {r["status"] for r in _rows_for(root, b)} == {"duplicate"}
     b.write_bytes(b"not a video any more" * 10)  # b changed in place into junk
     p = _plan(store, [a, b])
-    record_unreadable(store, p.unreadable, CONFIG, MODEL)
+    record_known(context(store), p.unreadable)
     assert [r["status"] for r in _rows_for(root, b)] == ["failed"]
     assert not store.exists("videos", dup_id(str(b)))
     assert [r["status"] for r in _rows_for(root, a)] == ["ok"]
