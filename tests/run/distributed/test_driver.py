@@ -243,7 +243,7 @@ def test_resume_merges_the_segments_already_written(cluster, first_run, videos, 
 
 
 def test_startup_error_stops_the_run(cluster, videos, tmp_path):
-    from emotion_batch.run.distributed.driver import ActorStartupError
+    from emotion_batch.run.engine import ActorStartupError
 
     # --gpus-per-actor 0: a CPU actor that is told to use CUDA fails to start
     with pytest.raises(ActorStartupError, match="CUDA"):
@@ -424,6 +424,7 @@ def test_interrupt_stops_ray_data_before_returning(cluster, tiny, tmp_path, monk
     suspended) stops the pipeline before run_ray returns: none of Ray Data's threads is left
     in a Ray call, where shutting Ray down next would end the process with status 1."""
     from emotion_batch.run.distributed import driver as distributed
+    from emotion_batch.run.distributed.pipeline import RAY_DATA_THREADS
 
     def interrupt(self, out):
         raise KeyboardInterrupt
@@ -431,7 +432,7 @@ def test_interrupt_stops_ray_data_before_returning(cluster, tiny, tmp_path, monk
     monkeypatch.setattr(distributed.Progress, "unit_done", interrupt)
     with pytest.raises(KeyboardInterrupt):
         run(tiny, tmp_path / "results", actors=1)
-    left = [t.name for t in threading.enumerate() if t.name.startswith(distributed.RAY_DATA_THREADS)]
+    left = [t.name for t in threading.enumerate() if t.name.startswith(RAY_DATA_THREADS)]
     assert left == []
 
 
