@@ -88,7 +88,7 @@ def write_result(table, fmt: str, path: Path) -> None:
               help="Stop the query after this many seconds (0 = no limit).")
 @click.option("--memory-limit", default="2GB", show_default=True,
               help="Most memory the query may use, e.g. 500MB, 2GB, 8GB (nothing spills to disk).")
-def query(results, sql, csv_file, json_file, parquet_file, limit, timeout_s, memory_limit):
+def query(*, results, sql, csv_file, json_file, parquet_file, limit, timeout_s, memory_limit):
     """Run one read-only SQL SELECT over RESULTS.
 
     The views are `timelines`, `attributions` and `videos`; they join

@@ -21,7 +21,7 @@ import click
               help="Render every page again (default: only videos whose results changed since the last build).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes rendering pages [default: up to 4 when many pages are due].")
-def report(results, out_dir, max_points, max_faces, no_thumbnails, rebuild, workers):
+def report(*, results, out_dir, max_points, max_faces, no_thumbnails, rebuild, workers):
     """Write an HTML report of RESULTS that works offline; prints the index.html path last."""
     from emotion_batch.errors import first_line
     from emotion_batch.query import QueryError

@@ -42,7 +42,7 @@ def train() -> None:
               help="Comma-separated actors held out for validation (never trained on).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also fit the logistic-regression baseline on pooled log-mel statistics.")
-def train_audio_cmd(data: Path, out_dir: Path, into_package: bool, epochs: int, seed: int, val_actors: str,
+def train_audio_cmd(*, data: Path, out_dir: Path, into_package: bool, epochs: int, seed: int, val_actors: str,
                     baseline: bool) -> None:
     """Train the audio expert on RAVDESS, split by actor; report validation accuracy."""
     from emotion_batch.training.train_audio import run

@@ -1,7 +1,7 @@
 """Build the static, offline HTML report of a results folder, incrementally.
 
     <out>/index.html, index-2.html, ...   every video, PAGE_ROWS a page (index.py)
-    <out>/persons.html                     only when the results have persons (persons_page.py)
+    <out>/persons.html                     only when the results have persons (pages/persons.py)
     <out>/videos/<page>.html               one page per video (name derived from the video id)
     <out>/frames/<page>/*.jpg              its evidence frames and lane thumbnails (evidence.py)
     <out>/assets/                          plotly.min.js (copied once), report.js, index.js, style.css,
@@ -25,11 +25,11 @@ from pathlib import Path
 from emotion_batch.query import QueryError
 from emotion_batch.report import state
 from emotion_batch.report.data import COLORS
-from emotion_batch.report.index import index_row, write_index
-from emotion_batch.report.pages import page_name, render
-from emotion_batch.report.persons_page import PERSONS_PAGE, person_counts, write_persons
+from emotion_batch.report.pages.index import index_row, write_index
+from emotion_batch.report.pages.render import page_name, render
+from emotion_batch.report.pages.persons import PERSONS_PAGE, person_counts, write_persons
 from emotion_batch.report.source import Source
-from emotion_batch.report.video_page import video_view
+from emotion_batch.report.pages.video import video_view
 
 PLOTLY_JS = "plotly.min.js"
 OWN_ASSETS = Path(__file__).resolve().parent / "templates" / "assets"

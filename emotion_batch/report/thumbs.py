@@ -1,5 +1,5 @@
 """Decoding one frame with PyAV at a time, and cropping a face box out of it with a margin
-(used by evidence.py for frames and lane thumbnails and by persons_page.py for crops)."""
+(used by evidence.py for frames and lane thumbnails and by pages/persons.py for crops)."""
 
 from __future__ import annotations
 

@@ -202,7 +202,7 @@ def build(root: Path, tmp: Path, long: bool = True) -> dict[str, str]:
 def add_persons(root: Path, faces: dict[str, dict[int, int]], crop: dict[int, tuple[str, float, list]] | None = None):
     """An identity step's output, as issue 24 writes it: tracks/<video_id>.parquet (video_id,
     face_id -> person_id) and persons/persons.parquet (the schema documented in
-    emotion_batch/report/persons_page.py). faces: video id -> {face id: person id}; crop:
+    emotion_batch/report/pages/persons.py). faces: video id -> {face id: person id}; crop:
     person id -> (video id, time, box) of the representative crop."""
     import pyarrow.parquet as pq
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from emotion_batch.report import build_report
-from emotion_batch.report.pages import page_name
+from emotion_batch.report.pages.render import page_name
 
 
 import cdp_browser as cdp  # noqa: E402  (tests/report on sys.path, see conftest)

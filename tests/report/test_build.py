@@ -20,7 +20,7 @@ from emotion_batch.query import QueryError
 from emotion_batch.report import build_report
 from emotion_batch.report.build import plotly_js_source
 from emotion_batch.report.data import best_second, bin_width, binned_means, strip_segments
-from emotion_batch.report.pages import page_name
+from emotion_batch.report.pages.render import page_name
 
 
 import results_factory as F  # noqa: E402  (tests/report on sys.path, see conftest)

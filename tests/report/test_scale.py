@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from emotion_batch.report import build_report, index as index_mod
-from emotion_batch.report.index import av_text
-from emotion_batch.report.pages import page_name
+from emotion_batch.report import build_report
+from emotion_batch.report.pages import index as index_mod
+from emotion_batch.report.pages.index import av_text
+from emotion_batch.report.pages.render import page_name
 from emotion_batch.run.storage.store import ResultStore
 
 import results_factory as F  # noqa: E402  (tests/report on sys.path, see conftest)

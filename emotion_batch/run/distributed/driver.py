@@ -119,7 +119,7 @@ def _execute(paths: list[str], spec: PlanSpec, shape: ActorShape, ledger, *, eng
     with data_context(engine.unit_timeout_s), bar, library_logs_to_run_log():  # no tracebacks on the console
         ds = build_pipeline(sorted_biggest_first(paths), spec, shape, ledger, engine=engine, plan_tasks=plan_tasks,
                             hook=hook)
-        with Progress(ledger, bar, summary, len(paths), echo) as prog:
+        with Progress(ledger, bar, summary, n_paths=len(paths), echo=echo) as prog:
             rows = iter(ds.iter_rows())
             try:
                 for out in rows:

@@ -121,7 +121,7 @@ class Ledger:
         busy = len({r.running.worker for k, r in self.units.items() if r.running and not k.startswith("plan:")})
         return t.units - t.units_begun < max(ahead, 4 * busy)
 
-    def planned(self, path: str, videos: int = 0, seconds: float = 0.0, resumed_s: float = 0.0,
+    def planned(self, path: str, *, videos: int = 0, seconds: float = 0.0, resumed_s: float = 0.0,
                 skipped: int = 0, failed_row=None, units: int = 0, busy: int = 0, message: str | None = None,
                 video_id: str | None = None, size_bytes: int | None = None) -> None:
         """`path` is planned (counted once, even if its planning task is retried); with

@@ -21,7 +21,7 @@ class Progress:
     The bar (run/console/bar.py) counts the `n_paths` files: those settled, plus the done
     fraction of each video whose segments are coming in."""
 
-    def __init__(self, ledger, bar: tqdm, summary: BatchSummary, n_paths: int, echo, every_s: float = 0.5):
+    def __init__(self, ledger, bar: tqdm, summary: BatchSummary, *, n_paths: int, echo, every_s: float = 0.5):
         self.ledger, self.bar, self.summary, self.n_paths = ledger, bar, summary, n_paths
         self.echo, self.every_s = echo, every_s
         self.lock = threading.Lock()

@@ -87,7 +87,7 @@ def run_local(paths: list[str], ctx: RunContext, engine: EngineConfig, *, echo=p
             progress.show()
             for item in todo:
                 progress.video(item)
-                row = _analyse_one(item, runner, claims, summary, say, watch)
+                row = _analyse_one(item, runner, claims=claims, summary=summary, say=say, hook=watch)
                 progress.video(None, (row.duration_s or 0.0) if row is not None and row.ok else 0.0)
     finally:
         claims.release_all()
@@ -107,7 +107,7 @@ def _settle_planned(decisions: list[Decision], ctx: RunContext, summary: BatchSu
     return [d.item for d in decisions if d.verdict is Verdict.TODO]
 
 
-def _analyse_one(item: WorkItem, runner: UnitRunner, claims: Claims, summary: BatchSummary, say, hook):
+def _analyse_one(item: WorkItem, runner: UnitRunner, *, claims: Claims, summary: BatchSummary, say, hook):
     """Claim, analyse and record one video; its manifest row, None when it was not analysed."""
     d = take(item, runner.ctx, claims)
     if d.verdict is Verdict.BUSY:

@@ -39,7 +39,7 @@ def test_ray_progress_counts_segments_as_fractions_of_their_video():
 
     said = []
     bar = videos_bar(3, enabled=False)
-    prog = Progress(None, bar, BatchSummary(), 3, said.append)
+    prog = Progress(None, bar, BatchSummary(), n_paths=3, echo=said.append)
     prog.unit_done({"video_id": "v", "seconds": 30.0, "duration": 60.0, "manifest": None})
     assert bar.n == pytest.approx(0.5)  # half of one video's seconds are in
     prog.unit_done({"video_id": "v", "seconds": 30.0, "duration": 60.0, "manifest": pickle.dumps(_row("v"))})

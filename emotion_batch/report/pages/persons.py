@@ -29,9 +29,9 @@ import pandas as pd
 
 from emotion_batch.labels import LABELS
 from emotion_batch.report.data import COLORS
-from emotion_batch.report.index import strip_style
-from emotion_batch.report.lanes_view import anchor
-from emotion_batch.report.pages import missing, render
+from emotion_batch.report.pages.index import strip_style
+from emotion_batch.report.pages.lanes import anchor
+from emotion_batch.report.pages.render import missing, render
 from emotion_batch.report.thumbs import frame_at, crop
 
 PERSONS_PAGE = "persons.html"

@@ -21,7 +21,7 @@ import pandas as pd
 from emotion_batch.labels import LABELS
 from emotion_batch.schemas import NO_FACE
 from emotion_batch.report.data import COLORS, dominant_per_second, emotion_shares, span_seconds, strip_segments
-from emotion_batch.report.pages import hms, missing, render
+from emotion_batch.report.pages.render import hms, missing, render
 
 PAGE_ROWS = 250
 STRIP_BINS = 120

@@ -1,6 +1,6 @@
 """What one video's page shows, from its manifest row and table rows.
 
-The page opens with the swim lanes (lanes_view.py) and the evidence frame (evidence.py); the
+The page opens with the swim lanes (lanes.py) and the evidence frame (evidence.py); the
 detail of each face track folds away in a `<details>` whose charts (charts.py specs) are drawn
 when it opens. A panel with nothing to show is one line saying why.
 """
@@ -17,10 +17,12 @@ import pandas as pd
 
 from emotion_batch.labels import LABELS
 from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE
-from emotion_batch.report import charts, evidence, lanes_view
+from emotion_batch.report import evidence
+from emotion_batch.report.pages import charts
+from emotion_batch.report.pages import lanes as lanes_view
 from emotion_batch.report.data import best_second, bin_width, binned_means, emotion_shares, face_order, span_seconds
-from emotion_batch.report.index import safe_json, av_text
-from emotion_batch.report.pages import missing
+from emotion_batch.report.pages.index import safe_json, av_text
+from emotion_batch.report.pages.render import missing
 
 P_COLS = [f"p_{lab}" for lab in LABELS]
 A_COLS = [f"a_{lab}" for lab in LABELS]

@@ -1,0 +1,1 @@
+"""What each page of the report shows (index, video, persons) and how it is rendered."""
