@@ -1,7 +1,7 @@
 """`run`: exit codes, output problems, duplicates, claims of another run, plain reasons + log.
 
 All with the local engine (one process): what is tested here is the same for Ray, which
-shares plan(), record_result() and the CLI; test_run_cli.py covers the Ray path end to end.
+shares decide(), record() and the CLI; test_run_cli.py covers the Ray path end to end.
 """
 
 from __future__ import annotations
