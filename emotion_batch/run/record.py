@@ -9,10 +9,14 @@ decoding (`record_known`: unreadable files and duplicates). A write that fails r
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 
+from emotion_batch.errors import plain_message
 from emotion_batch.identity.collection import drop_tracks, write_tracks
 from emotion_batch.pipeline.result import VideoResult
 from emotion_batch.run.context import RunContext
@@ -21,7 +25,7 @@ from emotion_batch.run.discover import WorkItem
 from emotion_batch.run.storage.claims import drop_claim
 from emotion_batch.run.storage.manifest import ManifestRow, now_utc
 from emotion_batch.run.storage.output import write_failure
-from emotion_batch.schemas import STAGES
+from emotion_batch.schemas import SCHEMA_VERSION, STAGES
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +45,8 @@ def record(ctx: RunContext, result: VideoResult, item: WorkItem | None = None, *
                 write_tracks(store.fs, store.root, result.video_id, result.tracks)
             else:  # --identity off: no person of an earlier analysis may stay joined to these rows
                 drop_tracks(store.fs, store.root, result.video_id)
-        row = ManifestRow.from_result(result, item=item, ctx=ctx, started_at=started_at or now_utc(),
-                                      write_s=time.perf_counter() - t0)
+        row = manifest_row(result, item=item, ctx=ctx, started_at=started_at or now_utc(),
+                           write_s=time.perf_counter() - t0)
         if result.status != "duplicate":
             store.delete("videos", dup_id(result.path))  # it was a duplicate once; no longer
         store.write("videos", result.video_id, row.to_arrow(), ctx.model_version)
@@ -50,6 +54,50 @@ def record(ctx: RunContext, result: VideoResult, item: WorkItem | None = None, *
         raise write_failure(e, store.root_uri) from e
     drop_claim(store.fs, store.root, result.video_id)
     return row
+
+
+def manifest_row(result: VideoResult, *, item: WorkItem | None = None, ctx: RunContext, started_at: str,
+                 write_s: float = 0.0) -> ManifestRow:
+    """The row for `result` (`item`: the plan's WorkItem, whose probe stands in when the
+    result has none, may be None); `write_s`: seconds spent writing its tables."""
+    info = result.info or (item.info if item is not None else None)
+    video = info is not None and info.has_video
+    size_bytes = item.size_bytes if item is not None else None
+    if size_bytes is None and os.path.exists(result.path):
+        size_bytes = os.path.getsize(result.path)
+    timings = dict(result.timings)
+    timings["write"] = timings.get("write", 0.0) + write_s
+    return ManifestRow(
+        video_id=result.video_id,
+        path=result.path,
+        size_bytes=size_bytes,
+        status=str(getattr(result.status, "value", result.status)),
+        error=plain_message(result.error) if result.error else None,  # never technical text
+        warning=result.warning,
+        duration_s=info.duration_s if info else None,
+        fps=info.fps if video else None,
+        n_frames=info.n_frames if video else None,
+        width=info.width if video else None,
+        height=info.height if video else None,
+        has_video=info.has_video if info else None,
+        has_audio=info.has_audio if info else None,
+        faces_found=result.faces_found if result.ok else None,
+        face_seconds=result.face_seconds if result.ok else None,
+        av_offset_s=result.av_offset_s,
+        av_confidence=result.av_confidence,
+        av_method=result.av_method,
+        model_version=ctx.model_version,
+        config_hash=ctx.config_hash,
+        config_json=json.dumps(ctx.config.to_dict(), sort_keys=True),
+        schema_version=SCHEMA_VERSION,
+        duplicate_of=item.duplicate_of if item is not None and result.status == "duplicate" else None,
+        **{f"t_{s}": timings.get(s) for s in STAGES},
+        t_total=timings.get("total"),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        device=ctx.device,
+        started_at=started_at,
+        finished_at=now_utc(),
+    )
 
 
 def record_known(ctx: RunContext, items: list[WorkItem]) -> list[ManifestRow]:

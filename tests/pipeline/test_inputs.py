@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from emotion_batch.run.record import manifest_row
 from emotion_batch.config import RunConfig
 from emotion_batch.run.storage.manifest import ManifestRow
 from emotion_batch.schemas import MANIFEST_SCHEMA, NO_FACE, TIMELINE_SCHEMA
@@ -18,7 +19,7 @@ def _row(res, tmp_path) -> ManifestRow:
 
     config = RunConfig(device="cpu")
     ctx = RunContext(ResultStore(str(tmp_path / "results")), config, "m", config.config_hash(), device="cpu")
-    return ManifestRow.from_result(res, ctx=ctx, started_at="2025-01-01T00:00:00Z")
+    return manifest_row(res, ctx=ctx, started_at="2025-01-01T00:00:00Z")
 
 
 def test_manifest_row_fields_are_the_schema_columns():

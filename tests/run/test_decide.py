@@ -13,6 +13,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+from emotion_batch.run.record import manifest_row
 from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.context import RunContext
@@ -46,7 +47,7 @@ def videos(tmp_path_factory):
 def _finish(store, item):
     """Write an `ok` manifest row for a planned item, as a finished analysis would."""
     res = VideoResult(item.video_id, item.path, "ok", None, item.info)
-    row = ManifestRow.from_result(res, item=item, ctx=_ctx(store), started_at="t0")
+    row = manifest_row(res, item=item, ctx=_ctx(store), started_at="t0")
     store.write("videos", item.video_id, row.to_arrow(), MODEL)
 
 

@@ -7,8 +7,6 @@
   always passes its context and transform to its actors as object refs, and its actors are
   restartable), and so can onnxruntime, FFmpeg or a C library. Python's own `sys.stderr`
   (our lines and the progress bar) keeps writing to the console.
-* `nothing_to_do(...)`: whether every input is already finished, checked before any engine
-  starts, so that a run with nothing left to do says so in a second instead of starting Ray.
 """
 
 from __future__ import annotations
@@ -18,9 +16,6 @@ import os
 import sys
 from contextlib import contextmanager
 
-from emotion_batch.media import fingerprint
-from emotion_batch.run.decide import dup_id
-from emotion_batch.run.storage.store import ResultStore
 
 
 def _fd_of(stream) -> int | None:
@@ -65,28 +60,3 @@ def native_output_to(path: str | None):
         if console is not None:
             sys.stderr = old_stderr
             console.close()
-
-
-def nothing_to_do(paths: list[str], store: ResultStore, *, config_hash: str, model_version: str,
-                  force: bool) -> bool:
-    """True when every path is finished `ok` with this model and these settings (or is a
-    duplicate of such a finished video, already recorded). Stops at the first file that is
-    not. An input path no manifest row names is new work: that is checked first, from the
-    manifest's paths alone, so resuming a batch with new files hashes nothing here (the
-    planner hashes every file anyway); only a batch whose paths all have rows is hashed."""
-    if force or not paths:
-        return False
-    from emotion_batch.run.storage.current import path_index
-
-    if len(path_index(store, paths)) < len(set(paths)):
-        return False
-    for path in paths:
-        try:
-            rec = store.done_record(fingerprint(path))
-        except OSError:
-            return False
-        if rec is None or not rec.finished(model_version, config_hash):
-            return False
-        if rec.path != path and os.path.isfile(rec.path or "") and not store.exists("videos", dup_id(path)):
-            return False  # a duplicate whose row is not written yet
-    return True

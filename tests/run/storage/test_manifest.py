@@ -2,6 +2,7 @@
 
 from dataclasses import fields
 
+from emotion_batch.run.record import manifest_row
 from emotion_batch.config import RunConfig
 from emotion_batch.media import MediaInfo
 from emotion_batch.pipeline import VideoResult
@@ -28,7 +29,7 @@ def _info():
 def test_ok_row_from_result_round_trips_through_arrow(tmp_path):
     res = VideoResult("vid", "/v.mp4", "ok", None, _info(), faces_found=2, face_seconds=5,
                       av_offset_s=0.04, av_confidence=0.8, av_method="dtw", timings={"decode": 1.5, "total": 3.0})
-    row = ManifestRow.from_result(res, item=WorkItem("/v.mp4", "vid", 10, None), ctx=_ctx(tmp_path, "cpu"),
+    row = manifest_row(res, item=WorkItem("/v.mp4", "vid", 10, None), ctx=_ctx(tmp_path, "cpu"),
                                   started_at="2026-01-01T00:00:00+00:00")
     assert row.ok and row.width == 320 and row.faces_found == 2 and row.t_decode == 1.5 and row.t_detect is None
     assert row.config_hash == RunConfig().config_hash() and row.stage_seconds()["decode"] == 1.5
@@ -38,7 +39,7 @@ def test_ok_row_from_result_round_trips_through_arrow(tmp_path):
 
 def test_failed_row_has_no_face_counts_and_uses_the_plans_probe(tmp_path):
     res = VideoResult("vid", "/nowhere.mp4", "failed", "video stream is truncated")
-    row = ManifestRow.from_result(res, item=WorkItem("/nowhere.mp4", "vid", None, _info()), ctx=_ctx(tmp_path, "none"),
+    row = manifest_row(res, item=WorkItem("/nowhere.mp4", "vid", None, _info()), ctx=_ctx(tmp_path, "none"),
                                   started_at="t")
     assert not row.ok and row.faces_found is None and row.duration_s == 3.5 and row.size_bytes is None
     assert row.error == "video stream is truncated"
