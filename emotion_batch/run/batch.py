@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from emotion_batch.config import RunConfig
 from emotion_batch.identity.collection import drop_tracks, write_tracks
-from emotion_batch.pipeline import VideoResult
+from emotion_batch.pipeline import ProgressHook, VideoResult
 from emotion_batch.run.bar import set_progress, status_text, videos_bar
 from emotion_batch.run.claims import drop_claim
 from emotion_batch.run.discover import WorkItem
@@ -49,7 +49,8 @@ def record_result(
                 write_tracks(store.fs, store.root, result.video_id, result.tracks)
             else:  # --identity off: no person of an earlier analysis may stay joined to these rows
                 drop_tracks(store.fs, store.root, result.video_id)
-        result.timings["write"] = result.timings.get("write", 0.0) + time.perf_counter() - t0
+        write_s = result.timings.get("write", 0.0) + time.perf_counter() - t0
+        result = dataclasses.replace(result, timings={**result.timings, "write": write_s})  # results are frozen
         row = ManifestRow.from_result(result, item.size_bytes if item else None, item.info if item else None,
                                       config, model_version, device, started_at)
         if result.status == "duplicate":
@@ -153,13 +154,10 @@ def run_local(
                            failed=len(summary.failed), done_before=summary.skipped)
         set_progress(bar, state["settled"] + part, text)
 
-    def hook(step, artifact=None, total=None, completed=None):
-        if completed is not None:
-            show(completed)
-
+    hook = ProgressHook(lambda video, completed, total: show(completed))
     from emotion_batch.pipeline import VideoAnalyzer  # torch and the models: only where analysis runs
 
-    analyzer = VideoAnalyzer(config, hook=hook)
+    analyzer = VideoAnalyzer(config)
     p = plan(paths, store, config, analyzer.model_version, force, claim=False)
     summary = BatchSummary(skipped=len(p.skipped))
     try:
@@ -172,7 +170,7 @@ def run_local(
             for item in p.todo:
                 state["duration"] = item.duration_s
                 n_rows = len(summary.rows)
-                _analyse_one(analyzer, item, store, config, force, p, summary, bar)
+                _analyse_one(analyzer, item, store, config, force, p, summary, bar, hook=hook)
                 state["settled"] += 1
                 state["analysed_s"] += sum(r.duration_s or 0.0 for r in summary.rows[n_rows:] if r.ok)
                 state["duration"] = 0.0
@@ -185,7 +183,7 @@ def run_local(
 
 
 def _analyse_one(analyzer: VideoAnalyzer, item: WorkItem, store: ResultStore, config: RunConfig, force: bool,
-                 p: Plan, summary: BatchSummary, bar) -> None:
+                 p: Plan, summary: BatchSummary, bar, *, hook=None) -> None:
     other = p.claims.take(item.video_id)
     if other is not None:
         bar.write(f"skipped {item.path}: another run is analysing it ({other.describe()})")
@@ -196,7 +194,7 @@ def _analyse_one(analyzer: VideoAnalyzer, item: WorkItem, store: ResultStore, co
         summary.skipped += 1
         return
     started = now_utc()
-    result = analyzer(item.path, item.video_id, info=item.info)
+    result = analyzer(item.path, item.video_id, info=item.info, hook=hook)
     row = record_result(store, result, item, config, analyzer.model_version, str(analyzer.device), started)
     p.claims.held.discard(item.video_id)  # record_result dropped it
     summary.rows.append(row)

@@ -347,5 +347,6 @@ def _make_runner(config: RunConfig, store_uri: str, torch_threads: int | None, h
     if config.device.startswith("cuda:") and ray.get_gpu_ids():
         # Ray exposes only this actor's GPU(s) (CUDA_VISIBLE_DEVICES): it is cuda:0 here
         config = dataclasses.replace(config, device="cuda")
-    analyzer = VideoAnalyzer(config, hook=hook)
-    return UnitRunner(analyzer, ResultStore(store_uri), config, echo=lambda m: print(m, file=sys.stderr, flush=True))
+    analyzer = VideoAnalyzer(config)
+    return UnitRunner(analyzer, ResultStore(store_uri), config, echo=lambda m: print(m, file=sys.stderr, flush=True),
+                      hook=hook)

@@ -174,8 +174,9 @@ class SegmentFiles:
 class UnitRunner:
     """Analyses units with one VideoAnalyzer and writes each outcome where it belongs."""
 
-    def __init__(self, analyzer: VideoAnalyzer, store: ResultStore, config: RunConfig, echo=print):
+    def __init__(self, analyzer: VideoAnalyzer, store: ResultStore, config: RunConfig, echo=print, *, hook=None):
         self.analyzer, self.store, self.config, self.echo = analyzer, store, config, echo
+        self.hook = hook  # told every step of every unit (pipeline/hooks.py)
         self.segments = SegmentFiles(store)
         self.model_version = analyzer.model_version
         self.device = str(analyzer.device)
@@ -203,7 +204,7 @@ class UnitRunner:
 
         chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // pixels))
         while True:
-            result = analyzer(item.path, item.video_id, start, end, info=info)
+            result = analyzer(item.path, item.video_id, start_s=start, end_s=end, info=info, hook=self.hook)
             if result.ok or not is_cuda_oom(result.error) or chunk <= 1:
                 break
             chunk = max(1, chunk // 2)
@@ -212,7 +213,8 @@ class UnitRunner:
             analyzer = copy.copy(self.analyzer)  # same models, smaller chunks
             analyzer.config = dataclasses.replace(self.config, chunk_frames=chunk)
         if not result.ok and is_cuda_oom(result.error):
-            result.error = f"CUDA out of memory even with --chunk-frames {chunk}: {result.error}"
+            result = dataclasses.replace(
+                result, error=f"CUDA out of memory even with --chunk-frames {chunk}: {result.error}")
         return result
 
     def run_video(self, unit: Unit) -> ManifestRow:

@@ -39,8 +39,8 @@ def test_segments_written_as_they_finish_merge_like_in_memory(analyzer, item, tm
     for u in units:
         assert runner.run_segment(u) is None
         assert runner.segments.exists(item.video_id, u.segment.index)
-        in_memory.append((u.segment, analyzer(item.path, item.video_id, u.segment.start_s, u.segment.end_s,
-                                              info=item.info)))
+        in_memory.append((u.segment, analyzer(item.path, item.video_id, start_s=u.segment.start_s,
+                                              end_s=u.segment.end_s, info=item.info)))
     files = SegmentFiles(store)
     assert files.usable(item.video_id, segs, analyzer.model_version, analyzer.config.config_hash()) == {0, 1, 2}
     parts, started = files.read(item, segs)
@@ -100,7 +100,7 @@ class FakeAnalyzer:
         self.config, self.fits = config, fits
         self.seen: list[int] = []  # chunk sizes tried; shared with the copies the runner makes
 
-    def __call__(self, path, video_id, start_s=0.0, end_s=None, info=None):
+    def __call__(self, path, video_id, *, start_s=0.0, end_s=None, info=None, hook=None):
         self.seen.append(self.config.chunk_frames)
         if self.config.chunk_frames > self.fits:
             return VideoResult(video_id, path, "failed", "OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB")
@@ -151,8 +151,9 @@ def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
     store = ResultStore(str(tmp_path / "out"))
     config = RunConfig(device="cpu")
     empty = pa.Table.from_pylist([], schema=TABLES["timelines"])
-    written = record_result(store, VideoResult("b", "/b.mp4", "ok", timeline=empty), None, config, "mv", "cpu",
-                            now_utc())
+    result = VideoResult("b", "/b.mp4", "ok", timeline=empty)
+    written = record_result(store, result, None, config, "mv", "cpu", now_utc())
+    assert written.t_write is not None and result.timings == {}  # the row has the write time; the result is as built
     row, stored = settle_undelivered(store, Awaited("b", "/b.mp4", 20, written=True), config, "mv")
     assert stored and row == written
     row, stored = settle_undelivered(store, Awaited("c", "/c.mp4", 30), config, "mv")
