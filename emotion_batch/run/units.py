@@ -199,10 +199,9 @@ class UnitRunner:
         start, end = (0.0, None) if seg is None else (seg.start_s, seg.end_s)
         info = self._info(item)
         analyzer = self.analyzer
-        pixels = max(1, info.width * info.height) if info else 1
-        from emotion_batch.pipeline.analyzer import CHUNK_PIXELS
+        from emotion_batch.pipeline.analyzer import frames_per_chunk
 
-        chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // pixels))
+        chunk = frames_per_chunk(self.config.chunk_frames, info)  # what the analyzer uses
         while True:
             result = analyzer(item.path, item.video_id, start_s=start, end_s=end, info=info, hook=self.hook)
             if result.ok or not is_cuda_oom(result.error) or chunk <= 1:
