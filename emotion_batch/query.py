@@ -187,6 +187,7 @@ def _filters(
 
 def open_results(
     path: str,
+    *,
     video_ids: Iterable[str] | str | None = None,
     seconds: tuple[float | None, float | None] | None = None,
     emotions: Iterable[str] | str | None = None,

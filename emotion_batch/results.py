@@ -82,12 +82,12 @@ class Results:
                   face_ids=None, columns: list[str] | None = None):
         """Per (video, face, second) rows; filters as `open_results` (seconds=(lo, hi),
         emotions, face_ids, columns). Includes v_emotion / a_emotion, each expert's label."""
-        return self._read("timelines", video, seconds, emotions, face_ids, columns)
+        return self._read("timelines", video, seconds=seconds, emotions=emotions, face_ids=face_ids, columns=columns)
 
     def attributions(self, video: str | Iterable[str] | None = None, *, seconds=None, labels=None,
                      face_ids=None, columns: list[str] | None = None):
         """Why each explained second got its label: modality Shapley values and group shares."""
-        return self._read("attributions", video, seconds, labels, face_ids, columns)
+        return self._read("attributions", video, seconds=seconds, emotions=labels, face_ids=face_ids, columns=columns)
 
     def persons(self):
         """One row per person across the collection (module doc); empty with PERSONS_COLUMNS
@@ -120,7 +120,7 @@ class Results:
 
         return run_sql(self.path, sql, output="pandas", **kw)
 
-    def _read(self, table, video, seconds, emotions, face_ids, columns):
+    def _read(self, table, video, *, seconds, emotions, face_ids, columns):
         as_list = query._as_list
         data = query.read_table(
             self.path, table, video_ids=self._ids_for(video), seconds=seconds,

@@ -17,6 +17,7 @@ import torch
 from emotion_batch.config import RunConfig
 from emotion_batch.explain.select import wants_groups
 from emotion_batch.explain.table import ExplainInput, explain
+from emotion_batch.models.experts import Experts
 from emotion_batch.models.fusion import FusionParams
 from emotion_batch.fusion.timeline import Timeline
 
@@ -66,3 +67,22 @@ def attributions(
         ))
         groups.append(wants_groups(config, s) and (crop is not None or mel is not None))
     return explain(inputs, visual, audio, params, device, groups=np.array(groups, bool))
+
+
+class ExplainStage:
+    """The explain stage in the pipeline's one shape (pipeline/stage.py): once per video,
+    Timeline -> the ATTRIBUTION_SCHEMA table, through the experts' torch modules (gradients)."""
+
+    name = "explain"
+
+    def setup(self, config: RunConfig, experts: Experts) -> None:
+        self.config, self.experts = config, experts
+
+    def start(self) -> BestCrops:
+        """One video's store of the crops that will be explained (fed per chunk)."""
+        return BestCrops(self.config)
+
+    def process(self, timeline: Timeline, /, *, crops: BestCrops, mels: dict[int, np.ndarray]) -> pa.Table:
+        e = self.experts
+        return attributions(timeline, crops, mels=mels, visual=e.visual, audio=e.audio, params=e.fusion_params,
+                            device=e.device, config=self.config)

@@ -45,7 +45,7 @@ class _Track:
 
 @dataclass
 class TrackCrops:
-    """Per video (or segment): `add(t, frame, face_ids, faces)` per analysed frame,
+    """Per video (or segment): `add(t, frame, face_ids, boxes=, scores=, landmarks=)` per analysed frame,
     `finish(live_ids)` after each chunk, `table(video_id)` at the end."""
 
     embedder: FaceEmbedder
@@ -56,7 +56,7 @@ class TrackCrops:
     tracks: dict = field(default_factory=dict)  # face_id -> _Track (live)
     rows: list = field(default_factory=list)  # finished tracks' rows
 
-    def add(self, t: float, frame: np.ndarray, face_ids: np.ndarray, boxes: np.ndarray, scores: np.ndarray,
+    def add(self, t: float, frame: np.ndarray, face_ids: np.ndarray, *, boxes: np.ndarray, scores: np.ndarray,
             landmarks: np.ndarray) -> None:
         if not len(face_ids):
             return
@@ -81,7 +81,7 @@ class TrackCrops:
         """Every frame of a chunk (FrameFaces and ids per frame), then retire the tracks that
         are not in `live_ids` any more."""
         for i, (f, ids) in enumerate(zip(faces, face_ids)):
-            self.add(float(times[i]), frames[i], ids, f.boxes, f.scores, f.landmarks)
+            self.add(float(times[i]), frames[i], ids, boxes=f.boxes, scores=f.scores, landmarks=f.landmarks)
         self.finish(live_ids)
 
     def _enters(self, tr: _Track, score: float, t: float) -> bool:

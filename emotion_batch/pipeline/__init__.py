@@ -1,16 +1,19 @@
-"""Analyse one video, with no Ray: `VideoAnalyzer` runs the stages in order and reports each
-step's typed artifact to an optional hook (see analyzer.py and docs/architecture.md).
+"""Analyse one video, with no Ray: `VideoAnalyzer` runs the stages (stage.py) in order and
+reports each step's typed artifact to the hook passed with the call (hooks.py; see
+analyzer.py and docs/architecture.md).
 
-Names are loaded on first use: `VideoResult` and `model_version` need neither torch nor the
-models (what planning tasks and the Ray driver import), `VideoAnalyzer` loads both."""
+Names are loaded on first use: `VideoResult`, the hooks and `model_version` need neither torch
+nor the models (what planning tasks and the Ray driver import), `VideoAnalyzer` loads both."""
 
 from __future__ import annotations
 
 import importlib
 
 _WHERE = {
-    "AlignedFaces": "analyzer", "ChunkFaces": "analyzer", "Hook": "analyzer", "VideoAnalyzer": "analyzer",
-    "resolve_device": "device", "VideoResult": "result", "ALGORITHM_VERSION": "version", "model_version": "version",
+    "AlignedFaces": "analyzer", "ChunkFaces": "analyzer", "VideoAnalyzer": "analyzer",
+    "Hook": "hooks", "Hooks": "hooks", "ProgressHook": "hooks", "TimingHook": "hooks", "VideoRef": "hooks",
+    "Stage": "stage", "resolve_device": "device", "Status": "result", "VideoResult": "result",
+    "ALGORITHM_VERSION": "version", "model_version": "version",
 }
 
 __all__ = sorted(_WHERE)

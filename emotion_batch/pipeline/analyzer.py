@@ -2,21 +2,23 @@
 
 `VideoAnalyzer` is the whole per-video job with no Ray in it, so it can be tested, profiled and
 reused alone; the Ray layer wraps it in actors. Like a pyannote pipeline, calling it validates
-the input and then runs `apply`, which is a short sequence of stage calls. Each stage hands a
-typed artifact to the next and to the optional `hook(step, artifact, total=, completed=)`:
+the input and then runs `apply`, a short list of stage calls (each stage: pipeline/stage.py).
+Each step hands a typed artifact to the next and to the optional per-call hook,
+`hook(step, artifact, *, video=VideoRef, total=, completed=)` (pipeline/hooks.py):
 
-    step        artifact                                   when
-    "probe"     media.MediaInfo                            once
-    "frames"    media.FrameChunk                           per chunk of decoded frames
-    "faces"     ChunkFaces         (completed/total: s)    per chunk
-    "align"     AlignedFaces                               per chunk with faces
-    "sync"      sync.SyncAnalysis                          once
-    "audio"     audio.analyse.SecondAudio                  once
-    "timeline"  fusion.timeline.Timeline                   once
-    "explain"   pyarrow.Table (ATTRIBUTION_SCHEMA)         once
+    step        artifact                                   stage                    when
+    "probe"     media.MediaInfo                            media.probe              once
+    "frames"    media.FrameChunk                           media.iter_frames        per chunk of frames
+    "faces"     vision.stage.ChunkFaces (completed/total)  vision FacesStage        per chunk
+    "align"     vision.stage.AlignedFaces                  vision AlignStage        per chunk with faces
+    "sync"      sync.SyncAnalysis                          sync SyncStage           once
+    "audio"     audio.analyse.SecondAudio                  audio AudioStage         once
+    "timeline"  fusion.timeline.Timeline                   fusion TimelineStage     once
+    "explain"   pyarrow.Table (ATTRIBUTION_SCHEMA)         explain ExplainStage     once (the final step)
 
-A progress bar is a hook that reads `completed`/`total` of "faces"; a test or a debugger can
-watch any step. docs/architecture.md walks one video through these stages.
+Identity (identity IdentityStage) collects chips per chunk and gives the video's track table
+at the end; it reports no step. A progress bar is a `ProgressHook`, stage times a `TimingHook`;
+a test or a debugger can watch any step. docs/architecture.md walks one video through these.
 """
 
 from __future__ import annotations
@@ -26,48 +28,41 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import torch
 
-from emotion_batch.audio.analyse import SecondAudio, analyse_audio
+from emotion_batch.audio.stage import AudioStage
 from emotion_batch.config import RunConfig
 from emotion_batch.errors import one_line_error
 from emotion_batch.explain.select import wants_groups
-from emotion_batch.explain.stage import BestCrops, attributions
-from emotion_batch.fusion.fuse import make_fusion
-from emotion_batch.fusion.speaker import load_speaker_gate
-from emotion_batch.fusion.timeline import Timeline, TimelineBuilder
+from emotion_batch.explain.stage import BestCrops, ExplainStage
+from emotion_batch.fusion.stage import TimelineStage
+from emotion_batch.fusion.timeline import TimelineBuilder
 from emotion_batch.identity.collect import TrackCrops
-from emotion_batch.identity.embed import shared_embedder
+from emotion_batch.identity.stage import IdentityStage
 from emotion_batch.media import (
     DecodeReport, FrameChunk, MediaError, MediaInfo, fingerprint, iter_frames, media_warning, probe,
 )
-from emotion_batch.models.audio import load_audio_model
-from emotion_batch.models.batching import run_batched
-from emotion_batch.models.fusion import load_fusion_params
-from emotion_batch.models.visual import load_visual_model
+from emotion_batch.models.experts import Experts
 from emotion_batch.pipeline import heap
 from emotion_batch.pipeline.device import resolve_device
-from emotion_batch.pipeline.result import VideoResult
+from emotion_batch.pipeline.hooks import Hook, VideoRef
+from emotion_batch.pipeline.result import Status, VideoResult
+from emotion_batch.pipeline.stage import Stage
 from emotion_batch.pipeline.version import model_version
-from emotion_batch.models.runtime import Runtime
 from emotion_batch.schemas import STAGES
-from emotion_batch.sync import SPEAKING_AT_ZERO, MotionStream, SyncAnalysis, SyncResult, analyze_sync
+from emotion_batch.sync import SPEAKING_AT_ZERO, MotionStream, SyncAnalysis
+from emotion_batch.sync.stage import SyncStage
 from emotion_batch.timing import StageTimer
-from emotion_batch.vision.align import align_faces_batch, to_model_input
-from emotion_batch.vision.cuts import ShotCuts
-from emotion_batch.vision.detect import FaceDetector, FrameFaces
-from emotion_batch.vision.keyframes import KeyframePolicy
-from emotion_batch.vision.mouths import TrackLog
-from emotion_batch.vision.track import IoUTracker
+from emotion_batch.vision.stage import AlignedFaces, AlignStage, ChunkFaces, FacesStage, FaceTracks
 
-Hook = Callable[..., None]
 log = logging.getLogger(__name__)
+
+__all__ = ["AlignedFaces", "ChunkFaces", "CHUNK_PIXELS", "Hook", "VideoAnalyzer", "frames_per_chunk"]
 
 # Frames decoded and analysed together are capped by pixels as well as by count: the detector
 # holds each chunk as float32 at full resolution (plus P-Net feature maps), so the peak stays
@@ -76,85 +71,68 @@ CHUNK_PIXELS = 16_000_000
 TRIM_EVERY_CHUNKS = 4  # heap.trim() cadence: ~1 % of the time, keeps RSS flat on long videos
 
 
-def chunk_size(config: RunConfig, info: MediaInfo | None) -> int:
-    """Frames per chunk: --chunk-frames, fewer for large frames (CHUNK_PIXELS)."""
-    pixels = max(1, info.width * info.height) if info is not None and info.has_video else 1
-    return max(1, min(config.chunk_frames, CHUNK_PIXELS // pixels))
-
-
-@dataclass(frozen=True)
-class ChunkFaces:
-    """The faces stage's output for one chunk: per frame, its faces and their track ids."""
-
-    times: np.ndarray  # float64 (N,) frame times
-    faces: list[FrameFaces]  # N entries
-    face_ids: list[np.ndarray]  # N entries, int32 (K_i,) stable ids
-
-    @property
-    def count(self) -> int:
-        return sum(len(f) for f in self.faces)
-
-
-@dataclass(frozen=True)
-class AlignedFaces:
-    """The align stage's output for one chunk: every face of every frame, flattened in frame order."""
-
-    frame: np.ndarray  # int (K,) index of each face's frame within the chunk
-    crops: torch.Tensor  # uint8 (K, 64, 64) aligned grayscale crops, on the analysis device
-    visual: np.ndarray  # float32 (K, 7) visual-expert probabilities
+def frames_per_chunk(chunk_frames: int, info: MediaInfo | None) -> int:
+    """Frames per chunk: at most `chunk_frames` (--chunk-frames), and at most CHUNK_PIXELS."""
+    pixels = max(1, info.width * info.height) if info is not None else 1
+    return max(1, min(chunk_frames, CHUNK_PIXELS // pixels))
 
 
 @dataclass
-class _VideoState:
-    """What carries over from one chunk to the next within a video."""
+class _VideoWork:
+    """What carries over from one chunk to the next within a video: each stage's own state."""
 
-    builder: TimelineBuilder
-    tracker: IoUTracker
-    crops: BestCrops  # aligned crops of the seconds that will be explained
-    mouths: TrackLog = field(default_factory=TrackLog)  # mouth boxes per track, for A/V sync
-    keyframes: KeyframePolicy = field(default_factory=lambda: KeyframePolicy(0.0))  # set per video
-    identity: TrackCrops | None = None  # face-recognition chips per track (identity/collect.py); None: off
-    cuts: ShotCuts | None = None  # shot cuts end every track (vision/cuts.py); None: off
-    motion: MotionStream | None = None  # mouth motion from this decode, when there is audio to sync with
+    tracks: FaceTracks  # vision: tracker, keyframe policy, shot cuts, mouth boxes
+    builder: TimelineBuilder  # fusion: per-(face, second) running sums
+    crops: BestCrops  # explain: aligned crops of the seconds that will be explained
+    chips: TrackCrops | None  # identity: face chips per track; None: --identity off
+    motion: MotionStream | None  # sync: mouth motion from this decode, when there is audio to sync with
 
 
 class VideoAnalyzer:
-    """Loads the models once; analyses any number of videos (or time segments of one)."""
+    """Sets the stages up once (models, device); analyses any number of videos (or time
+    segments of one), each call with its own hook."""
 
-    def __init__(self, config: RunConfig | None = None, hook: Hook | None = None):
+    def __init__(self, config: RunConfig | None = None):
         self.config = config or RunConfig()
-        self.hook = hook
         self.device = resolve_device(self.config.device)
-        c = self.config
-        self.runtime = Runtime.resolve(c.runtime, self.device)
-        self.detector = FaceDetector(self.device, c.detect_max_side, c.min_face_px, c.min_face_score, self.runtime)
-        # torch modules: explanations need gradients; *_net: what inference calls (models/runtime)
-        self.visual = load_visual_model(self.device)
-        self.audio = load_audio_model(self.device)
-        self.visual_net = self.runtime.net("visual", self.visual)
-        self.audio_net = self.runtime.net("audio", self.audio)
-        self.fusion_params = load_fusion_params(c.fusion_params)
-        self.fuse = make_fusion(self.fusion_params)
-        self.model_version = model_version(self.fusion_params)
+        self.experts = Experts.load(self.config, self.device)
+        self.faces, self.align, self.identity = FacesStage(), AlignStage(), IdentityStage()
+        self.sync, self.audio_stage, self.timeline, self.explain = SyncStage(), AudioStage(), TimelineStage(), ExplainStage()
+        self.stages: tuple[Stage, ...] = (self.faces, self.align, self.identity, self.sync, self.audio_stage,
+                                          self.timeline, self.explain)
+        for stage in self.stages:
+            stage.setup(self.config, self.experts)
+        self.model_version = model_version(self.experts.fusion_params)
+
+    # the models, by the names callers and tests use (torch modules for gradients, *_net for inference)
+    runtime = property(lambda self: self.experts.runtime)
+    visual = property(lambda self: self.experts.visual)
+    audio = property(lambda self: self.experts.audio)
+    visual_net = property(lambda self: self.experts.visual_net)
+    audio_net = property(lambda self: self.experts.audio_net)
+    fusion_params = property(lambda self: self.experts.fusion_params)
+    detector = property(lambda self: self.faces.detector)
 
     def with_chunk_frames(self, chunk_frames: int) -> "VideoAnalyzer":
-        """The same models with another chunk size (after a CUDA out-of-memory)."""
+        """The same models and stages, decoding `chunk_frames` frames at a time (a CUDA
+        out-of-memory retry: chunking bounds memory and is not part of the config hash)."""
         other = copy.copy(self)
         other.config = dataclasses.replace(self.config, chunk_frames=chunk_frames)
         return other
 
     def __call__(self, path: str | Path, video_id: str | None = None, *, start_s: float = 0.0,
                  end_s: float | None = None, info: MediaInfo | None = None, hook: Hook | None = None) -> VideoResult:
-        """Analyse [start_s, end_s) of one file (`info`: its probe, if the caller already has it).
-        Never raises for a bad file: the result then has status 'failed' and a one-line error."""
+        """Analyse [start_s, end_s) of one file (`info`: its probe, if the caller already has it),
+        telling `hook` each step. Never raises for a bad file: the result then has status
+        'failed' and a one-line error."""
         path = str(path)
         t0 = time.perf_counter()
         try:
             vid = video_id or fingerprint(path)
         except OSError as e:
-            return VideoResult(video_id or "", path, "failed", f"cannot read the file: {e.strerror or e}")
+            return VideoResult(video_id or "", path, Status.FAILED, f"cannot read the file: {e.strerror or e}")
         try:
-            result = self.apply(path, vid, start_s, end_s, info, hook=hook or self.hook)
+            return self.apply(path, vid, start_s=start_s, end_s=end_s, info=info, hook=hook)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as e:  # a bad video must not end the batch; details to the run's log
@@ -162,76 +140,73 @@ class VideoAnalyzer:
                 log.info("%s: %s (technical detail: %s)", path, e, e.detail)
             else:
                 log.error("%s: unexpected error", path, exc_info=True)
-            result = VideoResult(vid, path, "failed", one_line_error(e))
-        result.timings.setdefault("total", time.perf_counter() - t0)
-        return result
-
+            return VideoResult(vid, path, Status.FAILED, one_line_error(e), timings={"total": time.perf_counter() - t0})
 
     @torch.inference_mode()
-    def apply(self, path: str, video_id: str, start_s: float = 0.0, end_s: float | None = None,
-              info: MediaInfo | None = None, *, hook: Hook | None = None) -> VideoResult:
-        report = hook if hook is not None else (lambda *a, **k: None)
-        c, timer = self.config, StageTimer(STAGES)
-        t_start = time.perf_counter()
+    def apply(self, path: str, video_id: str, *, start_s: float = 0.0, end_s: float | None = None,
+              info: MediaInfo | None = None, hook: Hook | None = None) -> VideoResult:
+        timer, t_start = StageTimer(STAGES), time.perf_counter()
+        report = partial(hook, video=VideoRef(video_id, path, start_s, end_s)) if hook is not None else _silent
         with timer("decode"):
             info = info if info is not None else probe(path)
         report("probe", info)
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
-        tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
-                             max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
-        state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s),
-                            identity=TrackCrops(shared_embedder()) if c.identity != "off" else None,
-                            cuts=ShotCuts(c.shot_cut) if c.shot_cut > 0 else None,
-                            motion=MotionStream(info, start_s) if info.has_video and info.has_audio else None)
+        work = self._start(info, video_id, start_s)
         decoded = DecodeReport()
-        for chunk in self._frames(info, start_s, end, timer, decoded, state.motion) if info.has_video else ():
-            report("frames", chunk)
-            with timer("detect"):
-                faces = self._detect(chunk, state)
-            if state.motion is not None:
-                with timer("sync"):
-                    state.motion.advance(state.mouths, float(chunk.times[-1]))
-            report("faces", faces, total=end - start_s, completed=float(chunk.times[-1]) - start_s)
-            aligned = self._align(chunk, faces, timer)
-            if aligned is not None:
-                report("align", aligned)
-            self._collect(faces, aligned, state)
-            if state.identity is not None:  # issue 24: a few chips per track, embedded when it ends
-                with timer("models"):
-                    state.identity.add_chunk(chunk.times, chunk.frames, faces.faces, faces.face_ids,
-                                             tracker.live_ids(float(chunk.times[-1])))
+        if info.has_video:
+            self._chunks(info, work, timer=timer, report=report, decoded=decoded, span=(start_s, end))
         seconds = range(int(math.floor(start_s)), int(math.ceil(end)))
         with timer("sync"):
-            sync = (self._sync(info, state, start_s, end) if info.has_video
-                    else SyncAnalysis(SyncResult.container("no video stream"), {}, []))
+            sync = self.sync.process(info, mouths=work.tracks.mouths, motion=work.motion, start_s=start_s, end_s=end)
         report("sync", sync)
         with timer("audio"):
-            sec_audio = self._audio(info, seconds, sync.result)
+            sec_audio = self.audio_stage.process(sync.result.audio_time, info=info, seconds=seconds,
+                                                 keep_mel=partial(wants_groups, self.config))
         report("audio", sec_audio)
         with timer("models"):
-            timeline = self._timeline(state.builder, seconds, info, sec_audio, sync)
+            timeline = self.timeline.process(sec_audio, builder=work.builder, seconds=seconds, info=info, sync=sync)
         report("timeline", timeline)
         with timer("explain"):
-            attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
-                                self.fusion_params, self.device, c)
+            attr = self.explain.process(timeline, crops=work.crops, mels=sec_audio.mels)
         report("explain", attr)
         with timer("models"):
-            tracks = state.identity.table(video_id) if state.identity is not None else None
-        result = self._result(video_id, path, info, state.builder, timeline.to_arrow(), attr, sync,
-                              dict(timer.seconds, total=time.perf_counter() - t_start))
-        result.warning = media_warning(info, decoded, end)
-        result.tracks = tracks
-        return result
+            tracks = self.identity.process(work.chips, video_id=video_id)
+        return _result(video_id, path, info=info, work=work, timeline=timeline.to_arrow(), attr=attr, sync=sync,
+                       tracks=tracks, warning=media_warning(info, decoded, end),
+                       timings=dict(timer.seconds, total=time.perf_counter() - t_start))
 
-    # ------------------------------------------------------------------ stages
+    def _start(self, info: MediaInfo, video_id: str, start_s: float) -> _VideoWork:
+        return _VideoWork(FaceTracks.start(self.config), TimelineBuilder(video_id), self.explain.start(),
+                          self.identity.start(),
+                          MotionStream(info, start_s) if info.has_video and info.has_audio else None)
 
-    def _frames(self, info: MediaInfo, start_s: float, end_s: float, timer: StageTimer,
-                report: DecodeReport, motion: MotionStream | None) -> Iterator[FrameChunk]:
+    def _chunks(self, info: MediaInfo, work: _VideoWork, *, timer: StageTimer, report, decoded: DecodeReport,
+                span: tuple[float, float]) -> None:
+        """The per-chunk stages over every chunk of decoded frames of [start, end)."""
+        start, end = span
+        for chunk in self._frames(info, span, timer=timer, decoded=decoded, motion=work.motion):
+            report("frames", chunk)
+            t_last = float(chunk.times[-1])
+            with timer("detect"):
+                faces = self.faces.process(chunk, tracks=work.tracks)
+            if work.motion is not None:
+                with timer("sync"):
+                    work.motion.advance(work.tracks.mouths, t_last)
+            report("faces", faces, total=end - start, completed=t_last - start)
+            aligned = self.align.process(chunk, faces=faces, timer=timer)
+            if aligned is not None:
+                report("align", aligned)
+            _collect(faces, aligned, work)
+            if work.chips is not None:  # issue 24: a few chips per track, embedded when it ends
+                with timer("models"):
+                    self.identity.add(chunk, faces, chips=work.chips, live_ids=work.tracks.tracker.live_ids(t_last))
+
+    def _frames(self, info: MediaInfo, span: tuple[float, float], *, timer: StageTimer, decoded: DecodeReport,
+                motion: MotionStream | None) -> Iterator[FrameChunk]:
         """Decoded frames at the analysis rate, in chunks bounded by count and pixels; every
         decoded frame also goes to `motion` (sync's mouth motion: one decode per video)."""
-        chunk = chunk_size(self.config, info)
-        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report,
-                             tap=motion.frame if motion is not None else None)
+        frames = iter_frames(info.path, self.config.fps, frames_per_chunk(self.config.chunk_frames, info),
+                             start_s=span[0], end_s=span[1], report=decoded, tap=motion.frame if motion is not None else None)
         n = 0
         while True:
             with timer("decode"):
@@ -243,101 +218,32 @@ class VideoAnalyzer:
             if n % TRIM_EVERY_CHUNKS == 0:
                 heap.trim()
 
-    def _detect(self, chunk: FrameChunk, state: _VideoState) -> ChunkFaces:
-        """Faces per frame: full MTCNN where the keyframe policy asks for it, else R/O-Net
-        refinement of the tracked faces (see vision/keyframes.py). Full detections run in
-        batches of the frames up to the next refined one. Updates the tracker and the mouth log."""
-        step = 1.0 / self.config.fps
-        policy, tracker = state.keyframes, state.tracker
-        faces, ids = [], []
-        i, n = 0, len(chunk.times)
-        cut = [state.cuts is not None and state.cuts.is_cut(f) for f in chunk.frames]
-        while i < n:
-            if cut[i]:  # a new shot: no track continues, and full detection finds its faces
-                tracker.end_all()
-                policy.refined(agrees=False)
-            j = i
-            while j < n and policy.is_key(float(chunk.times[j]), step) and (j == i or policy.interval_s <= 0):
-                j += 1
-            if j > i:  # full detection of frames i..j-1 (one frame unless the policy is off)
-                for k, f in enumerate(self.detector.detect(chunk.frames[i:j])):
-                    t = float(chunk.times[i + k])
-                    if k and cut[i + k]:
-                        tracker.end_all()
-                    live, known = tracker.live_count(t), tracker.next_id
-                    faces.append(f)
-                    ids.append(tracker.update(t, f.boxes))
-                    # every track matched once at most: all ids old and as many as the tracks
-                    policy.full(t, agrees=len(ids[-1]) == live and bool((ids[-1] < known).all()))
-                i = j
-            else:
-                t = float(chunk.times[i])
-                predicted = tracker.predicted_boxes(t)
-                f = self.detector.refine(chunk.frames[i], predicted)
-                faces.append(f)
-                ids.append(tracker.update(t, f.boxes))
-                policy.refined(agrees=len(f) == len(predicted))
-                i += 1
-        for t, f, fid in zip(chunk.times, faces, ids):
-            state.mouths.add(float(t), fid, f.landmarks)
-        return ChunkFaces(chunk.times, faces, ids)
 
-    def _align(self, chunk: FrameChunk, faces: ChunkFaces, timer: StageTimer) -> AlignedFaces | None:
-        """Aligned crops of every face of the chunk and the visual expert's reading of each."""
-        if faces.count == 0:
-            return None
-        owner = np.concatenate([np.full(len(f), i) for i, f in enumerate(faces.faces)])
-        with timer("align"):
-            landmarks = np.concatenate([f.landmarks for f in faces.faces if len(f)])
-            frames = torch.from_numpy(chunk.frames).to(self.device)
-            crops = align_faces_batch(frames, owner, landmarks)
-        with timer("models"):
-            probs = run_batched(self.visual_net, to_model_input(crops)).float().cpu().numpy()
-        return AlignedFaces(owner, crops, probs)
+def _silent(step: str, artifact=None, **kw) -> None:
+    """The hook of a call that has none."""
 
-    @staticmethod
-    def _collect(faces: ChunkFaces, aligned: AlignedFaces | None, state: _VideoState) -> None:
-        """Fold the chunk's per-face readings into the timeline and keep crops to explain."""
-        k = 0
-        for t, f, fid in zip(faces.times, faces.faces, faces.face_ids):
-            n = len(f)
-            if n:
-                state.builder.add_frame(float(t), fid, f.scores, f.boxes, aligned.visual[k : k + n])
-                state.crops.add(float(t), fid, f.scores, aligned.crops[k : k + n])
-            k += n
 
-    def _sync(self, info: MediaInfo, state: _VideoState, start_s: float, end_s: float) -> SyncAnalysis:
-        """A/V offset by DTW of mouth motion against the audio, and a speaking score for every
-        (face, second), tracks seen once included (see sync/); the mouth motion was measured
-        during the decode (`state.motion`), so no frame is decoded again."""
-        if not info.has_audio or state.motion is None:
-            return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
-        motion = state.motion.finish(state.mouths)
-        return analyze_sync(info, state.mouths.tracks(min_obs=1), None, max_shift_s=self.config.max_av_shift_s,
-                            duration_s=end_s, start_s=start_s, motion=motion)
+def _collect(faces: ChunkFaces, aligned: AlignedFaces | None, work: _VideoWork) -> None:
+    """Fold the chunk's per-face readings into the timeline and keep crops to explain."""
+    k = 0
+    for t, f, fid in zip(faces.times, faces.faces, faces.face_ids):
+        n = len(f)
+        if n:
+            work.builder.add_frame(float(t), fid, f.scores, f.boxes, aligned.visual[k : k + n])
+            work.crops.add(float(t), fid, f.scores, aligned.crops[k : k + n])
+        k += n
 
-    def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
-        """Speech fraction and audio-expert reading of every second, at the aligned audio time."""
-        c = self.config
-        return analyse_audio(info.path, seconds, self.audio_net, self.device, sync.audio_time, c.audio_window_s,
-                             keep_mel=lambda s: wants_groups(c, s), track_span=info.audio_span)
 
-    def _timeline(self, builder: TimelineBuilder, seconds: range, info: MediaInfo, audio: SecondAudio,
-                  sync: SyncAnalysis) -> Timeline:
-        """Rows fused under the speaker gate: each face's audio weight scaled by its speaker_p."""
-        speaking = {(fid, s): v for fid, per in sync.speaking.items() for s, v in per.items()}
-        return builder.build(seconds, info.duration_s, audio=audio, fuse=self.fuse, speaking=speaking,
-                             gate=load_speaker_gate(), min_speech=self.fusion_params.min_speech)
-
-    @staticmethod
-    def _result(video_id: str, path: str, info: MediaInfo, builder: TimelineBuilder, timeline: pa.Table,
-                attr: pa.Table, analysis: SyncAnalysis, timings: dict[str, float]) -> VideoResult:
-        sync = analysis.result
-        method = sync.method if sync.method != "container" else f"container ({sync.reason})"
-        if analysis.speaking_at == SPEAKING_AT_ZERO:
-            method += f"; speaking at {SPEAKING_AT_ZERO}"
-        return VideoResult(
-            video_id, path, "ok", None, info, timeline, attr,
-            faces_found=len(builder.face_ids), face_seconds=builder.face_seconds(),
-            av_offset_s=sync.offset_s, av_confidence=sync.confidence, av_method=method, timings=timings,
-        )
+def _result(video_id: str, path: str, *, info: MediaInfo, work: _VideoWork, timeline, attr, sync: SyncAnalysis,
+            tracks, warning: str | None, timings: dict[str, float]) -> VideoResult:
+    """The video's result, whole: nothing is added to it afterwards (it is frozen)."""
+    s = sync.result
+    method = s.method if s.method != "container" else f"container ({s.reason})"
+    if sync.speaking_at == SPEAKING_AT_ZERO:
+        method += f"; speaking at {SPEAKING_AT_ZERO}"
+    return VideoResult(
+        video_id, path, Status.OK, None, info, timeline, attr,
+        faces_found=len(work.builder.face_ids), face_seconds=work.builder.face_seconds(),
+        av_offset_s=s.offset_s, av_confidence=s.confidence, av_method=method, timings=timings,
+        tracks=tracks, warning=warning,
+    )

@@ -1,19 +1,33 @@
-"""What analysing one video (or one time segment of it) produces."""
+"""What analysing one video (or one time segment of it) produces.
+
+A `VideoResult` is frozen: the analyzer builds it whole (tables, warning, tracks, timings), and
+whoever adds to it afterwards makes a new one with `dataclasses.replace` (a new `timings` dict
+included), so a result that was handed on never changes under its reader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import pyarrow as pa
 
 from emotion_batch.media import MediaInfo
 
 
-@dataclass
+class Status(StrEnum):
+    """A video's outcome. A str (StrEnum): it compares equal to, formats as and is written to
+    Arrow and the manifest as its value ("ok", "failed", "duplicate")."""
+
+    OK = "ok"
+    FAILED = "failed"  # with a one-line error
+    DUPLICATE = "duplicate"  # same content as a file analysed under another path (not analysed again)
+
+
+@dataclass(frozen=True)
 class VideoResult:
     video_id: str
     path: str
-    status: str  # ok | failed
+    status: Status
     error: str | None = None
     info: MediaInfo | None = None
     timeline: pa.Table | None = None  # TIMELINE_SCHEMA
@@ -27,6 +41,9 @@ class VideoResult:
     tracks: pa.Table | None = None  # TRACK_SCHEMA: per face track its embedding (identity; None when off)
     warning: str | None = None  # one line: analysed, but not all of the file (truncated, damaged)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))  # "ok" from older callers reads as Status.OK
+
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == Status.OK

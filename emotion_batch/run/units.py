@@ -95,12 +95,12 @@ class UnitRunner:
 
     def analyse(self, unit: Unit, *, hook=None) -> VideoResult:
         """Run the analyzer; on CUDA out-of-memory, again with half the frames per chunk."""
-        from emotion_batch.pipeline.analyzer import chunk_size
+        from emotion_batch.pipeline.analyzer import frames_per_chunk
 
         item, seg = unit.item, unit.segment
         start, end = (0.0, None) if seg is None else (seg.start_s, seg.end_s)
         info = self._info(item)
-        analyzer, chunk = self.analyzer, chunk_size(self.ctx.config, info)
+        analyzer, chunk = self.analyzer, frames_per_chunk(self.ctx.config.chunk_frames, info)  # what the analyzer uses
         while True:
             result = analyzer(item.path, item.video_id, start_s=start, end_s=end, info=info, hook=hook)
             if result.ok or not is_cuda_oom(result.error) or chunk <= 1:

@@ -71,8 +71,8 @@ class FaceDetector:
         if len(frames) == 0:
             return []
         x = torch.as_tensor(frames).to(self.device)
-        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, self.pnet, self.rnet, self.onet,
-                             self.thresholds, self.factor)
+        found = mtcnn.detect(x, self.scale_for(*x.shape[1:3]), self.min_face_px, pnet=self.pnet, rnet=self.rnet,
+                             onet=self.onet, thresholds=self.thresholds, factor=self.factor)
         return [self._keep(b, p) for b, p in found]
 
     def _keep(self, boxes: np.ndarray, points: np.ndarray) -> FrameFaces:
@@ -99,7 +99,7 @@ class FaceDetector:
         c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
         cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))
         inds = torch.zeros(len(cand), dtype=torch.long, device=self.device)
-        out, lm, _ = mtcnn.refine(img, cand, inds, self.rnet, self.onet, self.thresholds)
+        out, lm, _ = mtcnn.refine(img, cand, inds, rnet=self.rnet, onet=self.onet, thresholds=self.thresholds)
         return self._keep(out.numpy(), lm.numpy())
 
 

@@ -89,7 +89,7 @@ def _stage1(small: torch.Tensor, minsize: float, pnet, threshold: float, factor:
     return rerec(q), inds
 
 
-def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, rnet, onet, thresholds):
+def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, *, rnet, onet, thresholds):
     """MTCNN stages 2 and 3 on candidate boxes (full-resolution pixels) of frames `full`
     (N, 3, H, W) float. Returns boxes (K, 5: x1, y1, x2, y2, score), landmarks (K, 5, 2)
     and frame indices (K,)."""
@@ -124,17 +124,18 @@ def refine(full: torch.Tensor, boxes: torch.Tensor, inds: torch.Tensor, rnet, on
 FRAMES_PER_PASS = 8
 
 
-def detect(frames: torch.Tensor, prescale: float, min_face_px: float, pnet, rnet, onet,
+def detect(frames: torch.Tensor, prescale: float, min_face_px: float, *, pnet, rnet, onet,
            thresholds, factor: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """Faces in uint8 (N, H, W, 3) frames: per frame (boxes (K, 5), landmarks (K, 5, 2)) in
     full-resolution pixels. P-Net sees the frames pre-scaled by `prescale`."""
     out = []
     for i in range(0, len(frames), FRAMES_PER_PASS):
-        out += _detect(frames[i : i + FRAMES_PER_PASS], prescale, min_face_px, pnet, rnet, onet, thresholds, factor)
+        out += _detect(frames[i : i + FRAMES_PER_PASS], prescale, min_face_px, pnet=pnet, rnet=rnet, onet=onet,
+                       thresholds=thresholds, factor=factor)
     return out
 
 
-def _detect(frames, prescale, min_face_px, pnet, rnet, onet, thresholds, factor):
+def _detect(frames, prescale, min_face_px, *, pnet, rnet, onet, thresholds, factor):
     full = frames.permute(0, 3, 1, 2).float()
     n, _, h, w = full.shape
     small = full
@@ -145,6 +146,6 @@ def _detect(frames, prescale, min_face_px, pnet, rnet, onet, thresholds, factor)
     cand = cand.clone()
     cand[:, [0, 2]] /= sx
     cand[:, [1, 3]] /= sy
-    boxes, lm, inds = refine(full, cand, inds, rnet, onet, thresholds)
+    boxes, lm, inds = refine(full, cand, inds, rnet=rnet, onet=onet, thresholds=thresholds)
     boxes, lm, inds = boxes.numpy(), lm.numpy(), inds.numpy()
     return [(boxes[inds == i], lm[inds == i]) for i in range(n)]

@@ -66,7 +66,7 @@ def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor, i
     return nms(boxes + offsets[:, None], scores, iou)
 
 
-def roi_align(x: torch.Tensor, rois: torch.Tensor, size: tuple[int, int], spatial_scale: float = 1.0,
+def roi_align(x: torch.Tensor, rois: torch.Tensor, size: tuple[int, int], *, spatial_scale: float = 1.0,
               sampling_ratio: int = -1, aligned: bool = False) -> torch.Tensor:
     """torchvision.ops.roi_align for float input and (K, 5) rois [batch index, x1, y1, x2, y2]."""
     return _torchvision_ops().roi_align(x, rois, spatial_scale, size[0], size[1], sampling_ratio, aligned)

@@ -35,7 +35,8 @@ def _frame(flat=False):
 
 def _add(tc, t, fid, side=100.0, flat=False):
     box = np.array([[0, 0, side, side]], np.float32)
-    tc.add(t, _frame(flat), np.array([fid], np.int32), box, np.array([0.99], np.float32), LANDMARKS * side / 100)
+    tc.add(t, _frame(flat), np.array([fid], np.int32), boxes=box, scores=np.array([0.99], np.float32),
+           landmarks=LANDMARKS * side / 100)
 
 
 def test_at_most_three_spaced_chips_per_track_embedded_in_one_batch_when_it_ends():

@@ -65,9 +65,8 @@ def test_hook_sees_every_stage_with_its_typed_artifact(made_videos):
     from emotion_batch.sync import SyncAnalysis
 
     seen = []
-    a = VideoAnalyzer(RunConfig(device="cpu", chunk_frames=4),
-                      hook=lambda step, art, **kw: seen.append((step, art, kw)))
-    res = a(made_videos["face"][0])
+    a = VideoAnalyzer(RunConfig(device="cpu", chunk_frames=4))
+    res = a(made_videos["face"][0], hook=lambda step, art, **kw: seen.append((step, art, kw)))
     assert res.ok, res.error
     steps = [s for s, _, _ in seen]
     # 15 analysed frames in chunks of 4: four chunks, each decoded, detected and aligned

@@ -15,8 +15,7 @@ def analyse(path: str, interval: float):
     full, seen = [], []
     detect = a.detector.detect
     a.detector.detect = lambda frames: full.append(len(frames)) or detect(frames)
-    a.hook = lambda step, art, **kw: seen.append(len(art.times)) if step == "frames" else None
-    res = a(path)
+    res = a(path, hook=lambda step, art, **kw: seen.append(len(art.times)) if step == "frames" else None)
     assert res.ok, res.error
     rows = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
     return rows, sum(full), sum(seen)

@@ -169,8 +169,8 @@ def test_long_video_has_speaking_for_every_face_second(tmp_path):
     # 1 analysed frame a second, a full detection every 10 s (tracked faces refined between): the
     # cheapest analysis that still gives every second a face row
     config = RunConfig(device="cpu", fps=1.0, detect_interval_s=10.0, explain="none")
-    analyzer = VideoAnalyzer(config, hook=lambda step, a, **kw: seen.setdefault(step, a))
-    res = analyzer(str(long))
+    analyzer = VideoAnalyzer(config)
+    res = analyzer(str(long), hook=lambda step, a, **kw: seen.setdefault(step, a))
     assert res.ok, res.error
     faces = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
     assert len({r["second"] for r in faces}) > 590

@@ -164,7 +164,9 @@ def test_a_video_whose_row_never_reached_the_driver_gets_exactly_one(tmp_path):
     config = RunConfig(device="cpu")
     empty = pa.Table.from_pylist([], schema=TABLES["timelines"])
     ctx = _ctx(store, config, "mv")
-    written = record(ctx, VideoResult("b", "/b.mp4", "ok", timeline=empty), started_at=now_utc())
+    result = VideoResult("b", "/b.mp4", "ok", timeline=empty)
+    written = record(ctx, result, started_at=now_utc())
+    assert written.t_write is not None and result.timings == {}  # the row has the write time; the result is as built
     row, stored = settle_undelivered(ctx, Awaited("b", "/b.mp4", 20, written=True))
     assert stored and row == written
     row, stored = settle_undelivered(ctx, Awaited("c", "/c.mp4", 30))

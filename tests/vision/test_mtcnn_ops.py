@@ -46,7 +46,7 @@ def test_roi_align_matches_torchvision():
     boxes, _, idxs = _boxes(30, seed=1, span=100.0)
     rois = torch.cat([(idxs % 2)[:, None].float(), boxes], 1)  # boxes partly outside: zero there
     for size, ratio in (((24, 24), 2), ((48, 48), 2), ((12, 7), -1)):
-        ours = mtcnn_ops.roi_align(frames, rois, size, 1.0, ratio, False)
+        ours = mtcnn_ops.roi_align(frames, rois, size, spatial_scale=1.0, sampling_ratio=ratio, aligned=False)
         ref = torchvision.ops.roi_align(frames, rois, size, spatial_scale=1.0, sampling_ratio=ratio, aligned=False)
         assert ours.shape == (30, 3, *size)
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=0, atol=1e-4)  # the same kernel

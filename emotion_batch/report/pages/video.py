@@ -170,7 +170,7 @@ def _speaking(v: VideoView, face: int, rows: pd.DataFrame, width: int) -> Panel:
     return v.add(title + " (share of each bin: white 0 → red 1)", charts.speaking(b, width, v.span_s, face != NO_FACE))
 
 
-def _face_view(v: VideoView, face: int, rows: pd.DataFrame, at: pd.DataFrame, width: int, lane: str,
+def _face_view(v: VideoView, face: int, rows: pd.DataFrame, *, at: pd.DataFrame, width: int, lane: str,
                voice_seconds: set[int] | None) -> FaceView:
     title = f"{VOICE_TITLE} (audio-only rows)" if face == NO_FACE else (
         f"Face {face}" + (f" ({lane})" if lane.startswith("person") else ""))
@@ -229,17 +229,18 @@ def video_view(manifest: dict, tl: pd.DataFrame | None, *, at: pd.DataFrame | No
     owner = _owner(tl)
     voice_seconds = set(tl.loc[owner.to_numpy(), "second"].tolist()) if owner is not None else None
     for face in drawn:
-        v.faces.append(_face_view(v, face, tl[tl["face_id"] == face], at, v.bin_s, lane_of[face], voice_seconds))
+        v.faces.append(_face_view(v, face, tl[tl["face_id"] == face], at=at, width=v.bin_s, lane=lane_of[face],
+                                   voice_seconds=voice_seconds))
     if len(at):
         fig = charts.group_bars(at, faces[:max_faces])
         v.groups = v.add("Feature-group attribution", fig, None if fig else "no face rows were explained")
     else:
         v.groups = Panel("Feature-group attribution", note="not computed")
-    _evidence(v, tl, faces, lane_of, site, frames)
+    _evidence(v, tl, faces, lane_of=lane_of, site=site, frames=frames)
     return v
 
 
-def _evidence(v: VideoView, tl: pd.DataFrame, faces: list[int], lane_of: dict, site: Path, frames: bool) -> None:
+def _evidence(v: VideoView, tl: pd.DataFrame, faces: list[int], *, lane_of: dict, site: Path, frames: bool) -> None:
     """Lanes (with thumbnails), evidence frames and boxes, and the page's data island."""
     seconds, v.overview_s = evidence.frame_seconds(tl, v.span_s)
     wants: dict[str, tuple[float, tuple]] = {}

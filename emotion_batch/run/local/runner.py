@@ -12,6 +12,7 @@ import time
 
 from tqdm import tqdm
 
+from emotion_batch.pipeline.hooks import Hooks, ProgressHook
 from emotion_batch.run.console.bar import set_progress, status_text, videos_bar
 from emotion_batch.run.context import RunContext
 from emotion_batch.run.decide import Decision, Verdict, decide, take
@@ -38,15 +39,12 @@ def plan(paths: list[str], ctx: RunContext, claims: Claims) -> list[Decision]:
 
 class _Bar:
     """The progress bar: files settled, plus the done fraction of the video being analysed
-    (fed by the analyzer's hook: the "faces" step's completed/total seconds)."""
+    (fed by a ProgressHook on each analysis: seconds done of the video)."""
 
     def __init__(self, bar, summary: BatchSummary):
         self.bar, self.summary, self.t0 = bar, summary, time.perf_counter()
         self.settled, self.duration, self.analysed_s = 0, 0.0, 0.0
-
-    def __call__(self, step: str, artifact=None, *, completed: float | None = None, **_) -> None:
-        if completed is not None:
-            self.show(completed)
+        self.hook = ProgressHook(lambda video, completed, total: self.show(completed))
 
     def show(self, completed: float = 0.0) -> None:
         part = min(1.0, completed / self.duration) if self.duration > 0 else 0.0
@@ -78,7 +76,7 @@ def run_local(paths: list[str], ctx: RunContext, engine: EngineConfig, *, echo=p
     claims = Claims(ctx.store.fs, ctx.store.root)
     summary = BatchSummary()
     progress = _Bar(bar, summary)
-    watch = progress if hook is None else _both(progress, hook)
+    watch = Hooks(progress.hook, hook)
     try:
         with bar:
             decisions = plan(paths, ctx, claims)
@@ -122,10 +120,3 @@ def _analyse_one(item: WorkItem, runner: UnitRunner, *, claims: Claims, summary:
     summary.note(row, say)
     return row
 
-
-def _both(first, second):
-    def hook(step, artifact=None, **kw):
-        first(step, artifact, **kw)
-        second(step, artifact, **kw)
-
-    return hook
