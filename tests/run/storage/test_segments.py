@@ -3,6 +3,8 @@ stitching across boundaries, failure of one segment fails the video."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 import pytest
 
@@ -75,8 +77,8 @@ def test_merge_fails_the_video_when_a_segment_failed():
 def test_merge_keeps_the_most_confident_av_offset():
     s0, s1 = Segment(0, 0, 2), Segment(1, 2, None)
     r0, r1 = _ok([(NO_FACE, 0, None)], 0), _ok([(NO_FACE, 2, None)], 0)
-    r0.av_offset_s, r0.av_confidence, r0.av_method = 0.1, 0.2, "dtw"
-    r1.av_offset_s, r1.av_confidence, r1.av_method = -0.04, 0.9, "dtw"
+    r0 = dataclasses.replace(r0, av_offset_s=0.1, av_confidence=0.2, av_method="dtw")
+    r1 = dataclasses.replace(r1, av_offset_s=-0.04, av_confidence=0.9, av_method="dtw")
     merged = merge_segments([(s0, r0), (s1, r1)])
     assert (merged.av_offset_s, merged.av_confidence) == (-0.04, 0.9)
     assert merged.timeline["second"].to_pylist() == [0, 2]
@@ -86,9 +88,9 @@ def test_merge_keeps_each_distinct_warning_once():
     s0, s1, s2 = Segment(0, 0, 2), Segment(1, 2, 4), Segment(2, 4, None)
     cut = "truncated: video data ends at 5.2 s of 9.0 s declared; analysed up to there"
     r0, r1, r2 = (_ok([(NO_FACE, s, None)], 0) for s in (0, 2, 4))
-    r0.warning = cut  # probe's finding reaches every segment
-    r1.warning = f"{cut} | 2 damaged video packet(s) skipped"
-    r2.warning = cut
+    r0 = dataclasses.replace(r0, warning=cut)  # probe's finding reaches every segment
+    r1 = dataclasses.replace(r1, warning=f"{cut} | 2 damaged video packet(s) skipped")
+    r2 = dataclasses.replace(r2, warning=cut)
     merged = merge_segments([(s0, r0), (s1, r1), (s2, r2)])
     assert merged.warning == f"{cut} | 2 damaged video packet(s) skipped"
     assert merge_segments([(s0, _ok([(NO_FACE, 0, None)], 0))]).warning is None
@@ -110,9 +112,9 @@ def test_merge_joins_the_tracks_of_a_face_that_crosses_a_cut():
     e0, e1 = [1.0] + [0.0] * 127, [0.0, 1.0] + [0.0] * 126
     s0, s1 = Segment(0, 0, 2), Segment(1, 2, None)
     r0 = _ok([(0, 0, A), (0, 1, A), (1, 1, B)], 2)
-    r0.tracks = tracks([(0, 0.0, 1.8, 2, 3, 0.5, e0), (1, 1.0, 1.8, 1, 1, 0.9, e1)])
+    r0 = dataclasses.replace(r0, tracks=tracks([(0, 0.0, 1.8, 2, 3, 0.5, e0), (1, 1.0, 1.8, 1, 1, 0.9, e1)]))
     r1 = _ok([(0, 2, (305, 0, 405, 100)), (1, 2, C)], 2)  # B continues (local 0), C new (local 1)
-    r1.tracks = tracks([(0, 2.0, 2.8, 1, 1, 0.95, e0), (1, 2.0, 2.8, 1, 2, 0.7, e1)])
+    r1 = dataclasses.replace(r1, tracks=tracks([(0, 2.0, 2.8, 1, 1, 0.95, e0), (1, 2.0, 2.8, 1, 2, 0.7, e1)]))
     merged = merge_segments([(s0, r0), (s1, r1)]).tracks.to_pylist()
     assert [r["face_id"] for r in merged] == [0, 1, 2]
     b = merged[1]
