@@ -36,8 +36,8 @@ def sample_indices(starts: np.ndarray, fps: float, t0: float, t1: float) -> np.n
 
 
 def iter_frames(
-    path: str, fps: float, chunk_frames: int = 32, start_s: float = 0.0, end_s: float | None = None,
-    report: DecodeReport | None = None, *, tap: Callable[[float, object], None] | None = None,
+    path: str, fps: float, chunk_frames: int = 32, *, start_s: float = 0.0, end_s: float | None = None,
+    report: DecodeReport | None = None, tap: Callable[[float, object], None] | None = None,
 ) -> Iterator[FrameChunk]:
     """Frames sampled at `fps` in [start_s, end_s), `chunk_frames` at a time, upright.
 

@@ -118,11 +118,11 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
             if s.index not in used:
                 s.discard = av.stream.Discard.all
         origin = time_origin(c)
-        idx = _scan(c, video, audio, origin, deadline, timeout_s)
+        idx = _scan(c, video, audio, origin=origin, deadline=deadline, timeout_s=timeout_s)
         declared = _Declared(_stream_end(video, origin), _stream_end(audio, origin), _file_end(c, origin))
         if video is None:
-            return _audio_only(path, size, audio, idx, declared, origin)
-        return _video_info(path, size, video, audio, idx, declared, origin)
+            return _audio_only(path, size, audio, idx, declared=declared, origin=origin)
+        return _video_info(path, size, video, audio, idx, declared=declared, origin=origin)
 
 
 def _check_picture_size(video) -> None:
@@ -151,7 +151,7 @@ def _check_file(path: str) -> int:
     return size
 
 
-def _scan(c, video, audio, origin: float, deadline: float, timeout_s: float) -> _Index:
+def _scan(c, video, audio, *, origin: float, deadline: float, timeout_s: float) -> _Index:
     """One demux pass: video packet times, where the audio's data lies, the first picture.
     Raises MediaError past `deadline` (time.monotonic)."""
     idx = _Index()
@@ -235,7 +235,7 @@ def _truncation(whose: str, data_end: float | None, declared: float | None) -> s
             "analysed up to there")
 
 
-def _video_info(path: str, size: int, video, audio, idx: _Index, declared: _Declared, origin: float) -> MediaInfo:
+def _video_info(path: str, size: int, video, audio, idx: _Index, *, declared: _Declared, origin: float) -> MediaInfo:
     if not idx.starts:
         raise MediaError("the video stream holds no frames (the file is empty or its data is missing)")
     if idx.first_frame is None:
@@ -305,7 +305,7 @@ def _audio_span(audio, idx: _Index, declared_end: float | None, origin: float) -
     return start, max(0.0, end - start)
 
 
-def _audio_only(path: str, size: int, audio, idx: _Index, declared: _Declared, origin: float) -> MediaInfo:
+def _audio_only(path: str, size: int, audio, idx: _Index, *, declared: _Declared, origin: float) -> MediaInfo:
     a_start, a_dur = _audio_span(audio, idx, declared.audio, origin)
     if a_dur is None or a_dur <= 0:
         raise MediaError("the audio stream holds no data (the file is empty or damaged)")

@@ -167,7 +167,7 @@ class VideoAnalyzer:
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
         tracker = IoUTracker(min_iou=c.track_iou, max_gap_s=c.track_max_gap_s,
                              max_gap_frames=c.track_max_gap_frames, frame_step_s=1.0 / c.fps)
-        state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c), keyframes=KeyframePolicy(c.detect_interval_s),
+        state = _VideoState(TimelineBuilder(video_id), tracker, BestCrops(c.explain), keyframes=KeyframePolicy(c.detect_interval_s),
                             identity=TrackCrops(shared_embedder()) if c.identity != "off" else None,
                             cuts=ShotCuts(c.shot_cut) if c.shot_cut > 0 else None,
                             motion=MotionStream(info, start_s) if info.has_video and info.has_audio else None)
@@ -200,8 +200,8 @@ class VideoAnalyzer:
             timeline = self._timeline(state.builder, seconds, info, sec_audio, sync)
         self._report("timeline", timeline)
         with timer("explain"):
-            attr = attributions(timeline, state.crops, sec_audio.mels, self.visual, self.audio,
-                                self.fusion_params, self.device, c)
+            attr = attributions(timeline, state.crops, mels=sec_audio.mels, visual=self.visual, audio=self.audio,
+                                params=self.fusion_params, device=self.device, settings=c.explain)
         self._report("explain", attr)
         with timer("models"):
             tracks = state.identity.table(video_id) if state.identity is not None else None
@@ -218,7 +218,7 @@ class VideoAnalyzer:
         """Decoded frames at the analysis rate, in chunks bounded by count and pixels; every
         decoded frame also goes to `motion` (sync's mouth motion: one decode per video)."""
         chunk = max(1, min(self.config.chunk_frames, CHUNK_PIXELS // max(1, info.width * info.height)))
-        frames = iter_frames(info.path, self.config.fps, chunk, start_s, end_s, report,
+        frames = iter_frames(info.path, self.config.fps, chunk, start_s=start_s, end_s=end_s, report=report,
                              tap=motion.frame if motion is not None else None)
         n = 0
         while True:
@@ -301,14 +301,15 @@ class VideoAnalyzer:
         if not info.has_audio or state.motion is None:
             return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
         motion = state.motion.finish(state.mouths)
-        return analyze_sync(info, state.mouths.tracks(min_obs=1), None, max_shift_s=self.config.max_av_shift_s,
+        return analyze_sync(info, state.mouths.tracks(min_obs=1), None, settings=self.config.sync,
                             duration_s=end_s, start_s=start_s, motion=motion)
 
     def _audio(self, info: MediaInfo, seconds: range, sync: SyncResult) -> SecondAudio:
         """Speech fraction and audio-expert reading of every second, at the aligned audio time."""
         c = self.config
-        return analyse_audio(info.path, seconds, self.audio_net, self.device, sync.audio_time, c.audio_window_s,
-                             keep_mel=lambda s: wants_groups(c, s), track_span=info.audio_span)
+        return analyse_audio(info.path, seconds, self.audio_net, self.device, audio_time=sync.audio_time,
+                             window_s=c.audio_window_s, keep_mel=lambda s: wants_groups(c.explain, s),
+                             track_span=info.audio_span)
 
     def _timeline(self, builder: TimelineBuilder, seconds: range, info: MediaInfo, audio: SecondAudio,
                   sync: SyncAnalysis) -> Timeline:
