@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 RAVDESS = ROOT / ".." / "shared" / "data" / "ravdess-speech-16k"
 
 from emotion_batch import media, sync  # noqa: E402
+from emotion_batch.config import SyncConfig  # noqa: E402
 from emotion_batch.vision.mouths import mouth_boxes  # noqa: E402
 
 

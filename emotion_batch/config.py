@@ -135,8 +135,8 @@ class RunConfig:
             raise ConfigError(f"--audio-window must be > 0 s, got {self.audio_window_s}")
         for name, kind in (("sync", SyncConfig), ("explain", ExplainConfig)):
             if not isinstance(getattr(self, name), kind):
-                raise ConfigError(f"RunConfig's {name} must be a {kind.__name__}, got {getattr(self, name)!r} "
-                                  "(RunConfig.from_flat takes the flat option names, e.g. explain='none')")
+                raise ConfigError(f"RunConfig({name}=...) takes a {kind.__name__}, got {getattr(self, name)!r}; "
+                                  "RunConfig.from_flat takes the flat option names (explain='none', sync_window_s=10)")
         if self.runtime not in RUNTIMES:
             raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if self.identity not in IDENTITY_MODES:
