@@ -108,3 +108,15 @@ def test_the_analyzer_decodes_each_video_once(talking, monkeypatch):
     res = VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="none"))(path)
     assert res.ok, res.error
     assert abs(res.av_offset_s - 0.12) < 1 / 25
+
+
+def test_the_runs_sync_settings_reach_the_sync_stage(talking):
+    """RunConfig.sync is what the analyzer's sync stage uses: an offset that must correlate
+    perfectly is never trusted, so the same video falls back to the container clock."""
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    path, _ = talking
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="none", sync_min_confidence=1.0))(path)
+    assert res.ok, res.error
+    assert res.av_offset_s == 0.0 and res.av_method.startswith("container (mouth motion and audio do not match")
