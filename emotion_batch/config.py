@@ -2,7 +2,10 @@
 
 Everything that changes the numbers in the output tables lives in `RunConfig`; its
 `config_hash()` is stored in the manifest so a re-run can tell whether a finished video
-was produced with the same settings (and skip it) or not (and redo it).
+was produced with the same settings (and skip it) or not (and redo it). The sync stage's and
+the explainer's settings are typed sub-configs (`SyncConfig`, `ExplainConfig`); the CLI's options
+and `analyze()`'s keywords use their flat names (`RunConfig.from_flat`: explain="none",
+sync_window_s=10, ...), which are also the hash's keys (`RunConfig.config_hash`).
 """
 
 from __future__ import annotations
