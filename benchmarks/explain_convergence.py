@@ -76,7 +76,7 @@ def study(name, model, inputs, refs_fn, shares_fn, seeds, n_ref):
             return torch.log_softmax(model.logits(x), 1)[:, lab]
 
     t0 = time.perf_counter()
-    ref = np.array([shares_fn(expected_gradients(model, x, lab, refs_fn(x), n_ref, 1000))
+    ref = np.array([shares_fn(expected_gradients(model, x, lab, refs_fn(x), n_samples=n_ref, seed=1000))
                     for x, lab in zip(inputs, labels)])
     t_ref = time.perf_counter() - t0
     print(f"\n## {name}: {len(inputs)} inputs, reference {n_ref} samples ({t_ref:.1f} s)")
@@ -88,7 +88,7 @@ def study(name, model, inputs, refs_fn, shares_fn, seeds, n_ref):
         for s in range(seeds):
             for i, (x, lab) in enumerate(zip(inputs, labels)):
                 r = refs_fn(x)
-                attr = expected_gradients(model, x, lab, r, n, s)
+                attr = expected_gradients(model, x, lab, r, n_samples=n, seed=s)
                 sh[s, i] = shares_fn(attr)
                 delta = float(logp(x[None], lab) - logp(r, lab).mean())
                 gaps.append(abs(attr.sum() - delta) / max(abs(delta), 1e-6))

@@ -73,7 +73,7 @@ def main() -> None:
     vm, am, params = load_visual_model(), load_audio_model(), load_default_params()
     inputs = rows(60)
     seconds = [r.second for r in inputs]
-    explain(inputs[:2], vm, am, params, groups=True, n_samples=8)  # warm-up
+    explain(inputs[:2], vm, am, fusion_params=params, groups=True, n_samples=8)  # warm-up
     print(f"explain() on 1 face x 60 s (60 rows, face + speech every second), CPU, {a.threads} thread(s), "
           f"{a.samples} expected-gradients samples per row and modality")
     print(f"{'mode':<8} {'rows w/ groups':>14} {'s per video-minute':>19} {'ms per row':>11}")
@@ -82,7 +82,7 @@ def main() -> None:
         best = float("inf")
         for _ in range(a.repeat):
             t0 = time.perf_counter()
-            tab = explain(inputs, vm, am, params, groups=mask, n_samples=a.samples)
+            tab = explain(inputs, vm, am, fusion_params=params, groups=mask, n_samples=a.samples)
             best = min(best, time.perf_counter() - t0)
         assert tab.num_rows == 60
         label = f"{mode}" + (f"/{a.every}" if mode == "sample" else "")

@@ -154,7 +154,7 @@ def agreement(path: Path, device: str) -> dict:
     from emotion_batch.pipeline import VideoAnalyzer
     from emotion_batch.schemas import prob_columns
 
-    res = {d: VideoAnalyzer(RunConfig(device=d, explain="none"))(str(path)) for d in ("cpu", device)}
+    res = {d: VideoAnalyzer(RunConfig.from_flat(device=d, explain="none"))(str(path)) for d in ("cpu", device)}
     a, b = (res[d].timeline.to_pandas() for d in ("cpu", device))
     key = ["face_id", "second"]
     m = a.merge(b, on=key, suffixes=("_c", "_g"))
@@ -210,7 +210,7 @@ def explain_cost(path: Path, device: str) -> dict:
 
     out = {}
     for mode in ("none", "sample"):
-        a = VideoAnalyzer(RunConfig(device=device, explain=mode))
+        a = VideoAnalyzer(RunConfig.from_flat(device=device, explain=mode))
         t0 = time.perf_counter()
         r = a(str(path))
         out[mode] = {"analysis_s": time.perf_counter() - t0, "explain_s": r.timings.get("explain"),
@@ -226,7 +226,7 @@ def runtimes(path: Path, device: str) -> dict:
     out = {}
     for rt in ("torch", "onnx"):
         try:
-            a = VideoAnalyzer(RunConfig(device=device, explain="none", runtime=rt))
+            a = VideoAnalyzer(RunConfig.from_flat(device=device, explain="none", runtime=rt))
             if device != "cpu":
                 a(str(path))  # warm-up: CUDA kernels and sessions (nothing to warm on the CPU)
             t0 = time.perf_counter()

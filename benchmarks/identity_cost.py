@@ -66,7 +66,7 @@ def main() -> None:
     from emotion_batch.pipeline.analyzer import VideoAnalyzer
 
     short = str(SHARED / "data" / "videos" / "WolfgangLanger_Pexels.mp4")
-    analyzers = {m: VideoAnalyzer(RunConfig(fps=a.fps, explain="none", device="cpu", identity=m))
+    analyzers = {m: VideoAnalyzer(RunConfig.from_flat(fps=a.fps, explain="none", device="cpu", identity=m))
                  for m in ("off", "collection")}
     with tempfile.TemporaryDirectory() as d:
         video = a.video

@@ -37,7 +37,7 @@ def analyse(path: str, runtime: str, int8_dir: Path | None, crops: list | None =
         def hook(step, artifact, **kw):
             if step == "align":
                 crops.append(artifact.crops)
-    a = VideoAnalyzer(RunConfig(device="cpu", runtime=runtime, explain="none"))
+    a = VideoAnalyzer(RunConfig.from_flat(device="cpu", runtime=runtime, explain="none"))
     if int8_dir is not None:
         det = a.detector
         det.pnet, det.rnet, det.onet = (OrtNet(int8_dir / f"{n}.int8.onnx") for n in ("pnet", "rnet", "onet"))

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's package, not an installed one
 RAVDESS = ROOT / ".." / "shared" / "data" / "ravdess-speech-16k"
 
 from emotion_batch import media, sync  # noqa: E402
+from emotion_batch.config import SyncConfig  # noqa: E402
 from emotion_batch.vision.mouths import mouth_boxes  # noqa: E402
 
 
@@ -68,7 +69,7 @@ def _sync_child(path: str, tracks: dict, window_s: float, max_windows: int, out)
     memory (VmHWM: ru_maxrss would carry over the parent's peak across fork) is the stage's own
     plus the imports."""
     info = media.probe(path)
-    res = sync.analyze_sync(info, tracks, None, window_s=window_s, max_windows=max_windows,
+    res = sync.analyze_sync(info, tracks, None, settings=SyncConfig(window_s=window_s, max_windows=max_windows),
                             duration_s=info.duration_s)
     hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
     out.put((res, int(hwm.split()[1]) / 1024))
@@ -141,7 +142,7 @@ def run_analysis(path: Path, fps: float) -> tuple[float, float]:
     from emotion_batch.config import RunConfig
     from emotion_batch.pipeline import VideoAnalyzer
 
-    analyzer = VideoAnalyzer(RunConfig(device="cpu", fps=fps, explain="none"))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=fps, explain="none"))
     w0, c0 = time.perf_counter(), time.process_time()
     res = analyzer(str(path))
     if not res.ok:

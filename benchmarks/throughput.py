@@ -152,7 +152,7 @@ def one(path: str, fps: float, explain: str, device: str, threads: int, runtime:
 
     t_import = time.perf_counter() - T0
     t = time.perf_counter()
-    analyzer = VideoAnalyzer(RunConfig(fps=fps, explain=explain, device=device, runtime=runtime))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(fps=fps, explain=explain, device=device, runtime=runtime))
     t_load = time.perf_counter() - t
     t = time.perf_counter()
     with RssSampler() as rss:

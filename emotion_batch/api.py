@@ -6,7 +6,7 @@
 
 It runs exactly what `emotion-batch run` runs (`cli/run.py: run_batch`: discovery, the
 output checks, the run log, the local or Ray engine, resuming) and returns a `Results` over
-the folder. Settings are keyword-only and named as RunConfig's fields (what changes results:
+the folder. Settings are keyword-only and named as RunConfig.flat_names() (what changes results:
 fps, device, explain, ...) or as the Ray engine's options (actors, address, ...; used with
 engine="ray"). There is no progress bar unless progress=True; the run's one-line messages
 (files found, each failed file) are printed.
@@ -51,12 +51,12 @@ def default_out(inputs: Iterable[str | os.PathLike]) -> str:
 def split_settings(settings: dict) -> tuple[RunConfig, dict]:
     """(RunConfig, EngineConfig fields) from analyze's keyword settings; TypeError naming the
     settings there are for an unknown one, ConfigError for a value out of range."""
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    fields = set(RunConfig.flat_names())
     unknown = sorted(set(settings) - fields - set(ENGINE_OPTIONS))
     if unknown:
         raise TypeError(f"analyze() got unknown setting(s) {', '.join(unknown)}; settings are "
                         f"{', '.join(sorted(fields))} and, for engine='ray', {', '.join(ENGINE_OPTIONS)}")
-    config = RunConfig(**{k: v for k, v in settings.items() if k in fields})
+    config = RunConfig.from_flat(**{k: v for k, v in settings.items() if k in fields})
     return config, {k: v for k, v in settings.items() if k in ENGINE_OPTIONS}
 
 
@@ -70,8 +70,9 @@ def analyze(path_or_folder: str | os.PathLike | Iterable[str | os.PathLike], out
                 or existing Ray cluster, as `emotion-batch run`)
     progress    show the progress bar (off by default)
     echo        where the run's one-line messages go (print; None to keep them quiet)
-    settings    RunConfig fields (fps=2, device="cpu", explain="none", ...) and, with
-                engine="ray", its options (actors, address, cpus_per_actor, segment_s, ...)
+    settings    RunConfig settings by their flat names (fps=2, device="cpu", explain="none",
+                sync_window_s=10, ...: RunConfig.flat_names()) and, with engine="ray", its
+                options (actors, address, cpus_per_actor, segment_s, ...: EngineConfig's fields)
 
     A file that cannot be analysed does not stop the others: it is a `failed` row of
     `Results.videos()` with a one-line error. Raises AnalyzeError when the run cannot

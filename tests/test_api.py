@@ -126,7 +126,7 @@ def test_plot_is_a_lane_figure(analysed):
 
 def test_settings_map_onto_run_config_and_engine():
     config, engine = split_settings({"fps": 2, "explain": "none", "actors": 3})
-    assert config.fps == 2 and config.explain == "none" and engine == {"actors": 3}
+    assert config.fps == 2 and config.explain.mode == "none" and engine == {"actors": 3}
     with pytest.raises(TypeError, match="unknown setting.*fsp; settings are .*fps"):
         split_settings({"fsp": 2})
     with pytest.raises(ValueError, match="fps must be in"):

@@ -60,7 +60,7 @@ def test_an_onnx_analyzer_does_not_load_torchvision():
     must not import facenet-pytorch or torchvision (torchvision's import costs ~1.6 s of CPU in
     every analysis process; vision/mtcnn_ops.py loads the two compiled ops it needs)."""
     code = ("import sys; from emotion_batch.pipeline import VideoAnalyzer; from emotion_batch.config import RunConfig; "
-            "a = VideoAnalyzer(RunConfig(device='cpu', runtime='onnx', explain='none')); "
+            "a = VideoAnalyzer(RunConfig.from_flat(device='cpu', runtime='onnx', explain='none')); "
             "from emotion_batch.vision import mtcnn_ops; import torch; "
             "b = torch.tensor([[0., 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]]); "
             "keep = mtcnn_ops.nms(b, torch.tensor([0.9, 0.8, 0.7]), 0.5).tolist(); "

@@ -47,6 +47,7 @@ def analyse_audio(
     seconds: range,
     model: torch.nn.Module,
     device: torch.device,
+    *,
     audio_time: Callable[[float], float] = lambda t: t,
     window_s: float = 2.0,
     block_s: float = 60.0,

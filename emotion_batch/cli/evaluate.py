@@ -94,7 +94,7 @@ def evaluate_av(data: Path, device: str = "cpu", fusion: Path | None = None, cro
     clips = [c for c in find_clips(data, require_audio=False) if c.path.suffix.lower() in VIDEO_SUFFIXES]
     if not clips:
         raise click.ClickException(f"no labelled RAVDESS/CREMA-D video clips under {data}")
-    analyzer = VideoAnalyzer(RunConfig(device=device, explain="none", fusion_params=str(fusion or "")))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(device=device, explain="none", fusion_params=str(fusion or "")))
     uniform = np.full(len(LABELS), 1.0 / len(LABELS))
     rows, preds, analysed = [], {"visual": [], "audio": [], "fused": []}, []
     for c in clips:

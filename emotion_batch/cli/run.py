@@ -8,7 +8,8 @@ import sys
 import click
 
 from emotion_batch.words import plural
-from emotion_batch.config import IDENTITY_MODES, RUNTIMES, ConfigError, RunConfig
+from emotion_batch.config import (EXPLAIN_MODES, IDENTITY_MODES, RUNTIMES, ConfigError, ExplainConfig, RunConfig,
+                                  SyncConfig)
 from emotion_batch.run.engine import EngineConfig
 
 # Exit statuses of `run` (documented in its --help and the README).
@@ -35,9 +36,21 @@ def config_options(f):
         click.option("--min-face-score", type=float, default=RunConfig.min_face_score, show_default=True),
         click.option("--audio-window", "audio_window_s", type=float, default=RunConfig.audio_window_s, show_default=True,
                      help="Seconds of audio context around each second."),
-        click.option("--max-av-shift", "max_av_shift_s", type=float, default=RunConfig.max_av_shift_s, show_default=True,
+        click.option("--max-av-shift", "max_av_shift_s", type=float, default=SyncConfig.max_av_shift_s, show_default=True,
                      help="Largest audio/video offset searched by DTW, seconds."),
-        click.option("--explain", type=click.Choice(["all", "sample", "none"]), default=RunConfig.explain, show_default=True),
+        click.option("--sync-window", "sync_window_s", type=float, default=SyncConfig.window_s, show_default=True,
+                     help="Seconds of video decoded at full frame rate per stretch to measure the audio/video offset "
+                     "(at least 1). Changes results: the offset and who speaks."),
+        click.option("--sync-windows", "sync_max_windows", type=int, default=SyncConfig.max_windows, show_default=True,
+                     help="At most this many such stretches, spread over a long video; 0 = the whole video (slower "
+                     "on long files). Changes results: the offset and who speaks."),
+        click.option("--sync-segment", "sync_segment_s", type=float, default=SyncConfig.segment_s, show_default=True,
+                     help="The offset is measured in pieces of this many seconds (at least 1); how it changes over "
+                     "them is the drift. Changes results: the offset and who speaks."),
+        click.option("--sync-min-confidence", "sync_min_confidence", type=float, default=SyncConfig.min_confidence,
+                     show_default=True, help="An offset whose mouth motion and audio agree less than this (correlation, "
+                     "0-1) is not used: the container's clock (offset 0) is. Changes results: the offset and who speaks."),
+        click.option("--explain", type=click.Choice(list(EXPLAIN_MODES)), default=ExplainConfig.mode, show_default=True),
         click.option("--chunk-frames", type=int, default=RunConfig.chunk_frames, show_default=True,
                      help="Frames decoded and analysed together (bounds memory)."),
         click.option("--runtime", type=click.Choice(list(RUNTIMES)), default=RunConfig.runtime, show_default=True,
@@ -56,8 +69,9 @@ def config_options(f):
 
 
 def build_config(**kw) -> RunConfig:
+    """The RunConfig (with its sync and explain sub-configs) from `config_options`' flat names."""
     try:
-        return RunConfig(**kw)
+        return RunConfig.from_flat(**kw)
     except ConfigError as e:
         raise click.BadParameter(str(e)) from None
 

@@ -76,7 +76,7 @@ def train_fusion_cmd(data: Path, out_path: Path, into_package: bool, device: str
     clips = find_clips(data)
     if not clips:
         raise click.ClickException(f"no labelled RAVDESS/CREMA-D clips with audio under {data}")
-    analyzer = VideoAnalyzer(RunConfig(device=device, explain="none"))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(device=device, explain="none"))
 
     def analyse(path: Path):
         res = analyzer(path)

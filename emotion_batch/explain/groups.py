@@ -105,7 +105,7 @@ def audio_references(x: torch.Tensor) -> torch.Tensor:
 
 
 def expected_gradients(model: nn.Module, x: torch.Tensor, label: int, references: torch.Tensor,
-                       n_samples: int = N_SAMPLES, seed: int = 0) -> np.ndarray:
+                       *, n_samples: int = N_SAMPLES, seed: int = 0) -> np.ndarray:
     """shap.GradientExplainer attributions of log p(label | x) for one input ``x`` (shape of one
     model input, on the model's device) against ``references`` (K, *x.shape). float64 array of
     x's shape; they sum to ~ log p(label|x) - mean_k log p(label|ref_k). NumPy's global RNG
@@ -149,7 +149,7 @@ def audio_shares(attr: np.ndarray) -> np.ndarray:
 
 
 def group_attributions(crops: Sequence[np.ndarray | None], logmels: Sequence[np.ndarray | None],
-                       labels: Sequence[int], visual_model: nn.Module | None, audio_model: nn.Module | None,
+                       labels: Sequence[int], *, visual_model: nn.Module | None, audio_model: nn.Module | None,
                        device="cpu", n_samples: int = N_SAMPLES, seed: int = 0) -> np.ndarray:
     """Group shares for the rows given: (N, 9) float64 in GROUP_COLUMNS order, NaN where that
     row's crop / log-mel is None. Each row is explained for its own ``labels[i]`` (index into
@@ -161,10 +161,10 @@ def group_attributions(crops: Sequence[np.ndarray | None], logmels: Sequence[np.
         lab = int(labels[i])
         if crops[i] is not None:
             x = to_model_input(np.asarray(crops[i], np.uint8)[None], device)[0]  # (1, 64, 64)
-            attr = expected_gradients(visual_model, x, lab, face_references(x), n_samples, seed)
+            attr = expected_gradients(visual_model, x, lab, face_references(x), n_samples=n_samples, seed=seed)
             out[i, :nf] = face_shares(attr)
         if logmels[i] is not None:
             x = torch.as_tensor(np.asarray(logmels[i], np.float32), device=device)
-            attr = expected_gradients(audio_model, x, lab, audio_references(x), n_samples, seed)
+            attr = expected_gradients(audio_model, x, lab, audio_references(x), n_samples=n_samples, seed=seed)
             out[i, nf:] = audio_shares(attr)
     return out

@@ -1,6 +1,6 @@
 """The one rule for which seconds get feature-group attributions under `--explain`.
 
-all: every second; sample: every `explain_every`-th second (second % every == 0); none: no second.
+all: every second; sample: every `ExplainConfig.every`-th second (second % every == 0); none: no second.
 The pipeline uses it twice: to keep the inputs those seconds need (best face crop, log-mel
 window) while it analyses, and to pick the rows the explainer attributes.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emotion_batch.config import RunConfig
+from emotion_batch.config import ExplainConfig
 
 
 def explain_mask(seconds, mode: str, every: int = 1) -> np.ndarray:
@@ -24,6 +24,6 @@ def explain_mask(seconds, mode: str, every: int = 1) -> np.ndarray:
     raise ValueError(f"explain mode must be all, sample or none, got {mode!r}")
 
 
-def wants_groups(config: RunConfig, second: int) -> bool:
-    """Does `second` get feature-group attributions under the configured explain mode?"""
-    return bool(explain_mask([second], config.explain, config.explain_every)[0])
+def wants_groups(settings: ExplainConfig, second: int) -> bool:
+    """Does `second` get feature-group attributions under the run's explain settings?"""
+    return bool(explain_mask([second], settings.mode, settings.every)[0])

@@ -53,7 +53,7 @@ class ModalityShapley:
         return self.label >= 0
 
 
-def modality_shapley(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
+def modality_shapley(v_probs, a_probs, *, face_score, face_size_px, speech, has_face, has_audio,
                      fusion_params: FusionParams | None = None, speaker_p=None) -> ModalityShapley:
     """Shapley values of face and voice for the fused probability of each row's predicted label.
 
@@ -76,8 +76,9 @@ def modality_shapley(v_probs, a_probs, face_score, face_size_px, speech, has_fac
     # audio only where the row uses it (a listener's audio is absent from every coalition).
     masks_f = np.concatenate([face, face, off, off])
     masks_a = np.concatenate([aud, off, aud & audio_used, off])
-    out = fuse_probs(np.tile(v, (4, 1)), np.tile(a, (4, 1)), np.tile(score, 4), np.tile(size, 4),
-                     np.tile(sp, 4), masks_f, masks_a, params=params, speaker_p=np.tile(gate, 4))
+    out = fuse_probs(np.tile(v, (4, 1)), np.tile(a, (4, 1)), face_score=np.tile(score, 4), face_size_px=np.tile(size, 4),
+                     speech=np.tile(sp, 4), has_face=masks_f, has_audio=masks_a, params=params,
+                     speaker_p=np.tile(gate, 4))
     fused = out.fused.numpy().reshape(4, n, N_LABELS).astype(np.float64)
     fused[2] = _gated_audio_alone(fused[2], a, face & audio_used, gate)
     w_v, w_a = out.w_visual.numpy()[:n], out.w_audio.numpy()[:n]

@@ -4,7 +4,7 @@ attributions, the inputs they need, and the attribution table.
 Exact modality Shapley values are computed for every row with a prediction (four fused
 passes per row, cheap). Feature-group attributions (SHAP expected gradients) need the
 row's aligned face crop and log-mel window: only the seconds chosen by `--explain`
-(`all`, `sample` = every `explain_every`-th second, `none`) keep those, so memory and
+(`all`, `sample` = every `ExplainConfig.every`-th second, `none`) keep those, so memory and
 time stay proportional to what is explained.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from emotion_batch.config import RunConfig
+from emotion_batch.config import ExplainConfig, RunConfig
 from emotion_batch.explain.select import wants_groups
 from emotion_batch.explain.table import ExplainInput, explain
 from emotion_batch.models.experts import Experts
@@ -25,13 +25,13 @@ from emotion_batch.fusion.timeline import Timeline
 class BestCrops:
     """The highest-scoring aligned crop of each (face, second) that will be explained."""
 
-    def __init__(self, config: RunConfig):
-        self.config = config
+    def __init__(self, settings: ExplainConfig):
+        self.settings = settings
         self._best: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
 
     def add(self, t: float, face_ids: np.ndarray, scores: np.ndarray, crops: torch.Tensor) -> None:
         second = int(np.floor(t))
-        if not wants_groups(self.config, second):
+        if not wants_groups(self.settings, second):
             return
         for fid, score, crop in zip(face_ids.tolist(), scores.tolist(), crops):
             key = (int(fid), second)
@@ -44,8 +44,8 @@ class BestCrops:
 
 
 def attributions(
-    timeline: Timeline, crops: BestCrops, mels: dict[int, np.ndarray], visual, audio,
-    params: FusionParams, device: torch.device, config: RunConfig,
+    timeline: Timeline, crops: BestCrops, *, mels: dict[int, np.ndarray], visual, audio,
+    params: FusionParams, device: torch.device, settings: ExplainConfig,
 ) -> pa.Table:
     """The ATTRIBUTION_SCHEMA table for a video's timeline rows (those with a prediction)."""
     x = timeline.fusion
@@ -65,8 +65,8 @@ def attributions(
             v_probs=x.visual[i] if has_face else None, a_probs=x.audio[i] if has_audio else None,
             speaker_p=float(timeline.speaker_p[i]) if has_face and np.isfinite(timeline.speaker_p[i]) else None,
         ))
-        groups.append(wants_groups(config, s) and (crop is not None or mel is not None))
-    return explain(inputs, visual, audio, params, device, groups=np.array(groups, bool))
+        groups.append(wants_groups(settings, s) and (crop is not None or mel is not None))
+    return explain(inputs, visual, audio, fusion_params=params, device=device, groups=np.array(groups, bool))
 
 
 class ExplainStage:
@@ -80,9 +80,9 @@ class ExplainStage:
 
     def start(self) -> BestCrops:
         """One video's store of the crops that will be explained (fed per chunk)."""
-        return BestCrops(self.config)
+        return BestCrops(self.config.explain)
 
     def process(self, timeline: Timeline, /, *, crops: BestCrops, mels: dict[int, np.ndarray]) -> pa.Table:
         e = self.experts
         return attributions(timeline, crops, mels=mels, visual=e.visual, audio=e.audio, params=e.fusion_params,
-                            device=e.device, config=self.config)
+                            device=e.device, settings=self.config.explain)

@@ -73,7 +73,7 @@ def expert_probs(inputs: Sequence[ExplainInput], visual_model: nn.Module | None,
 
 
 def explain(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audio_model: nn.Module | None,
-            fusion_params: FusionParams | None = None, device="cpu", groups: bool | Sequence[bool] = True,
+            *, fusion_params: FusionParams | None = None, device="cpu", groups: bool | Sequence[bool] = True,
             n_samples: int = N_SAMPLES, seed: int = 0) -> pa.Table:
     """ATTRIBUTION_SCHEMA table, one row per input that has a prediction (inputs order).
 
@@ -90,8 +90,8 @@ def explain(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audi
     def f32(name):
         return np.array([np.nan if getattr(r, name) is None else getattr(r, name) for r in inputs], np.float32)
 
-    ms = modality_shapley(v, a, f32("face_score"), f32("face_size_px"), f32("speech"),
-                          has_face, has_audio, params, speaker_p=f32("speaker_p"))
+    ms = modality_shapley(v, a, face_score=f32("face_score"), face_size_px=f32("face_size_px"), speech=f32("speech"),
+                          has_face=has_face, has_audio=has_audio, fusion_params=params, speaker_p=f32("speaker_p"))
     sel = np.broadcast_to(np.asarray(groups, bool), (n,)) & ms.explained
     shares = np.full((n, len(GROUP_COLUMNS)), np.nan)
     idx = np.flatnonzero(sel)
@@ -99,7 +99,8 @@ def explain(inputs: Sequence[ExplainInput], visual_model: nn.Module | None, audi
         shares[idx] = group_attributions(
             [inputs[i].crop if ms.has_face[i] else None for i in idx],
             [inputs[i].logmel if ms.audio_used[i] else None for i in idx],
-            ms.label[idx], visual_model, audio_model, device, n_samples, seed)
+            ms.label[idx], visual_model=visual_model, audio_model=audio_model, device=device,
+            n_samples=n_samples, seed=seed)
     keep = np.flatnonzero(ms.explained)
     cols = {
         "video_id": [inputs[i].video_id for i in keep],

@@ -53,8 +53,8 @@ def make_fusion(params: FusionParams) -> Fuser:
     """The reliability-gated fusion (models/fusion.py) with `params`, as a Fuser."""
 
     def fuse(x: FusionInputs) -> Fused:
-        out = fuse_probs(x.visual, x.audio, x.face_score, x.face_size_px, x.speech, x.has_face, x.has_audio,
-                         params=params, speaker_p=x.speaker_p)
+        out = fuse_probs(x.visual, x.audio, face_score=x.face_score, face_size_px=x.face_size_px, speech=x.speech,
+                         has_face=x.has_face, has_audio=x.has_audio, params=params, speaker_p=x.speaker_p)
         w_v, w_a = out.w_visual.numpy(), out.w_audio.numpy()
         p = out.fused.numpy().astype(np.float32)
         p[(w_v + w_a) <= 0] = np.nan  # neither modality usable: no prediction, not a uniform one

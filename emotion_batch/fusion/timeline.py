@@ -120,6 +120,7 @@ class TimelineBuilder:
         self,
         seconds: range,
         duration_s: float,
+        *,
         audio: SecondAudio | None = None,
         fuse: Fuser = visual_only,
         speaking: dict[tuple[int, int], float] | None = None,

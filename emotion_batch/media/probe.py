@@ -118,7 +118,7 @@ def probe(path: str, timeout_s: float = PROBE_TIMEOUT_S) -> MediaInfo:
             if s.index not in used:
                 s.discard = av.stream.Discard.all
         origin = time_origin(c)
-        idx = _scan(c, video, audio, origin, deadline=deadline, timeout_s=timeout_s)
+        idx = _scan(c, video, audio, origin=origin, deadline=deadline, timeout_s=timeout_s)
         declared = _Declared(_stream_end(video, origin), _stream_end(audio, origin), _file_end(c, origin))
         if video is None:
             return _audio_only(path, size, audio, idx, declared=declared, origin=origin)
@@ -151,7 +151,7 @@ def _check_file(path: str) -> int:
     return size
 
 
-def _scan(c, video, audio, origin: float, *, deadline: float, timeout_s: float) -> _Index:
+def _scan(c, video, audio, *, origin: float, deadline: float, timeout_s: float) -> _Index:
     """One demux pass: video packet times, where the audio's data lies, the first picture.
     Raises MediaError past `deadline` (time.monotonic)."""
     idx = _Index()

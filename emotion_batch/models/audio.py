@@ -93,6 +93,7 @@ class AudioEmotionNet(nn.Module):
 
     def __init__(
         self,
+        *,
         n_mels: int = N_MELS,
         channels: tuple[int, ...] = (16, 32, 64),
         embed: int = 128,

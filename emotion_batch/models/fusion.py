@@ -103,7 +103,7 @@ class FusionModel(nn.Module):
         audio_ok = _vec(has_audio, n, torch.bool) & (_vec(speech, n) >= self.min_speech)
         return audio_ok & (~has_face | (gate > 0)), gate
 
-    def weights(self, face_score, face_size_px, speech, has_face, has_audio,
+    def weights(self, *, face_score, face_size_px, speech, has_face, has_audio,
                 speaker_p=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(w_visual, w_audio), each (N,), for the given reliability cues, presence masks and
         speaker gate (``speaker_p``: None = 1 for every row)."""
@@ -126,7 +126,7 @@ class FusionModel(nn.Module):
         w_a = torch.where(both, both_a, torch.where(audio_used, one, zero))
         return w_v, w_a
 
-    def fuse_probs(self, v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
+    def fuse_probs(self, v_probs, a_probs, *, face_score, face_size_px, speech, has_face, has_audio,
                    speaker_p=None) -> FusionOutput:
         """Fuse precomputed expert probabilities (rows of an absent modality are ignored, may be
         NaN); ``speaker_p`` gates each face row's audio weight (module docstring)."""
@@ -135,7 +135,8 @@ class FusionModel(nn.Module):
         n = v.shape[0]
         has_face = torch.as_tensor(has_face, dtype=torch.bool).reshape(-1)
         has_audio = _vec(has_audio, n, torch.bool)
-        w_v, w_a = self.weights(face_score, face_size_px, speech, has_face, has_audio, speaker_p)
+        w_v, w_a = self.weights(face_score=face_score, face_size_px=face_size_px, speech=speech, has_face=has_face, has_audio=has_audio,
+                                speaker_p=speaker_p)
         audio_used, _ = self._audio_used(speech, has_face, has_audio, speaker_p)
         uniform = torch.full_like(v, 1.0 / N_LABELS)
         v_safe = torch.where(has_face[:, None], torch.nan_to_num(v, nan=1.0 / N_LABELS), uniform)
@@ -162,7 +163,7 @@ class FusionModel(nn.Module):
             w_audio=w_a,
         )
 
-    def forward(self, face_crops, logmel, face_score, face_size_px, speech, has_face, has_audio,
+    def forward(self, face_crops, logmel, *, face_score, face_size_px, speech, has_face, has_audio,
                 speaker_p=None) -> FusionOutput:
         """Run the experts on the rows that have their modality, then ``fuse_probs``.
 
@@ -183,12 +184,14 @@ class FusionModel(nn.Module):
                 v[has_face] = self.visual_model(face_crops[has_face]).float().cpu()
             if has_audio.any():
                 a[has_audio] = self.audio_model(logmel[has_audio]).float().cpu()
-        return self.fuse_probs(v, a, face_score, face_size_px, speech, has_face, has_audio, speaker_p)
+        return self.fuse_probs(v, a, face_score=face_score, face_size_px=face_size_px, speech=speech, has_face=has_face, has_audio=has_audio,
+                               speaker_p=speaker_p)
 
 
-def fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio,
+def fuse_probs(v_probs, a_probs, *, face_score, face_size_px, speech, has_face, has_audio,
                params: FusionParams | None = None, speaker_p=None) -> FusionOutput:
     """Functional form for callers without the experts (pipeline batching, explainer masking)."""
     model = FusionModel(None, None, params or load_default_params())
     with torch.no_grad():
-        return model.fuse_probs(v_probs, a_probs, face_score, face_size_px, speech, has_face, has_audio, speaker_p)
+        return model.fuse_probs(v_probs, a_probs, face_score=face_score, face_size_px=face_size_px, speech=speech, has_face=has_face, has_audio=has_audio,
+                                speaker_p=speaker_p)

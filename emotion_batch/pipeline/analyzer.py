@@ -161,7 +161,7 @@ class VideoAnalyzer:
         report("sync", sync)
         with timer("audio"):
             sec_audio = self.audio_stage.process(sync.result.audio_time, info=info, seconds=seconds,
-                                                 keep_mel=partial(wants_groups, self.config))
+                                                 keep_mel=partial(wants_groups, self.config.explain))
         report("audio", sec_audio)
         with timer("models"):
             timeline = self.timeline.process(sec_audio, builder=work.builder, seconds=seconds, info=info, sync=sync)

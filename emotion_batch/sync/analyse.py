@@ -6,7 +6,10 @@ offset of the best-matching face and every face's per-second speaking scores.
 it measured while decoding for detection (`motion`, from `sync.stream.MotionStream`): then the
 windows below read their mouth signals from those samples and no frame is decoded again (one
 decode per video); only the windows' audio is read. Without `motion` (sync on its own), the
-windows' frames are decoded as described:
+windows' frames are decoded as described. The settings named below (``window_s``,
+``max_windows``, ``segment_s``, ``min_confidence``, ``max_av_shift_s``) are the fields of
+`config.SyncConfig` (`RunConfig.sync`; the run's --sync-* and --max-av-shift options), all in the
+run's config hash:
 
 Pass 1, the offset:
 
@@ -19,7 +22,7 @@ Pass 1, the offset:
    decoder, in chunks of 32, through `media.windows.WindowReader`, which reuses the probe's frame
    index (the file is not indexed again); mouth motion per face and audio activity, as one
    `WindowSignals` per window. Audio comes from the whole decoded clip when given, else is read
-   per window (+- max_shift_s), which keeps memory bounded for hour-long files.
+   per window (+- max_av_shift_s), which keeps memory bounded for hour-long files.
 3. Information checks in physical units, before z-normalisation hides them, then the offset
    (`sync.offset`) of each moving face; the most confident one is the speaker the result names.
 
@@ -50,6 +53,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from emotion_batch.config import SyncConfig
 from emotion_batch.media import AudioClip, MediaInfo, read_audio
 from emotion_batch.media.windows import WindowReader
 from emotion_batch.sync.offset import SignalPiece, SyncResult, estimate_offset_pieces
@@ -154,12 +158,13 @@ def speaking_windows(needed: Sequence[int] | np.ndarray, done: Sequence[tuple[fl
     return out
 
 
-def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None, max_shift_s: float = 1.0,
-                 window_s: float = 20.0, max_windows: int | None = 8, segment_s: float = 10.0,
-                 min_confidence: float = 0.3, duration_s: float | None = None, start_s: float = 0.0,
+def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None, *,
+                 settings: SyncConfig = SyncConfig(), duration_s: float | None = None, start_s: float = 0.0,
                  speaking: bool = True, motion: MotionSamples | None = None) -> SyncAnalysis:
     """A/V offset of one video plus per-second speaking scores of its face tracks (module docstring).
 
+    settings: the run's `SyncConfig` (DTW band, window length and count, segment length,
+    minimum confidence; `RunConfig.sync`).
     tracks: face_id -> (times, full-res mouth boxes) at the analysis rate (``TrackLog.tracks()``);
     a track seen once still gets scores (its box is held +- 0.2 s). audio: the file's audio if
     already decoded (``media.read_audio(info.path)``); None reads each window's audio from the
@@ -187,15 +192,16 @@ def analyze_sync(info: MediaInfo, tracks: Tracks, audio: AudioClip | None = None
                 with timer("decode"):
                     reader = WindowReader(info, min(float(np.median(b[:, 2] - b[:, 0])) for _, b in tracks.values()))
             source = motion if motion is not None else reader
-            windows = _place_windows(tracks, whole, start_s, end, window_s, max_windows)
-            signals = list(_signals(info, source, tracks, windows, whole, max_shift_s + 0.2, timer, "decode"))
-            best = _offset(tracks, signals, max_shift_s, segment_s, min_confidence)
+            windows = _place_windows(tracks, whole, span=(start_s, end), settings=settings)
+            pad = settings.max_av_shift_s + 0.2
+            signals = list(_signals(info, source, tracks, windows, whole=whole, pad=pad, timer=timer, stage="decode"))
+            best = _offset(tracks, signals, settings)
             analysis = SyncAnalysis(best, _scores(tracks, signals, best), windows, speaking_at=_speaking_at(best))
             del signals
         if speaking:
             with timer("speaking"):
-                analysis = _speaking_everywhere(info, source, tracks, analysis, whole, start_s, end, window_s,
-                                                max_shift_s + 0.2, timer)
+                analysis = _speaking_everywhere(info, source, tracks, analysis, whole=whole, span=(start_s, end),
+                                                window_s=settings.window_s, pad=pad, timer=timer)
     finally:
         if reader is not None:
             reader.close()
@@ -216,22 +222,24 @@ def _timings(timer: StageTimer) -> dict[str, float]:
     return out
 
 
-def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, start_s: float, end: float,
-                   window_s: float, max_windows: int | None) -> list[tuple[float, float]]:
-    """choose_windows on the segment [start_s, end), scoring seconds with a face (and, when the
-    whole audio is at hand, sound) as the coverage."""
-    span = max(0.0, end - start_s)
-    sec = start_s + np.arange(int(np.ceil(span)))
+def _place_windows(tracks: Tracks, whole: AudioEnvelope | None, *, span: tuple[float, float],
+                   settings: SyncConfig) -> list[tuple[float, float]]:
+    """choose_windows on the segment span = [start_s, end), scoring seconds with a face (and, when
+    the whole audio is at hand, sound) as the coverage; settings.max_windows 0 = no cap."""
+    start_s, end = span
+    length = max(0.0, end - start_s)
+    sec = start_s + np.arange(int(np.ceil(length)))
     cover = np.zeros(len(sec))
     for t_obs, _ in tracks.values():
         cover[np.clip((t_obs - start_s).astype(int), 0, max(len(sec) - 1, 0))] = 1.0
     if whole is not None:  # prefer seconds with sound (mean of ten 20 ms RMS values per second)
         cover *= whole.rms(sec[:, None] + np.arange(0.05, 1.0, 0.1)).mean(1) > _SILENT_RMS
-    return [(start_s + a, start_s + b) for a, b in choose_windows(span, cover, window_s, max_windows)]
+    windows = choose_windows(length, cover, settings.window_s, settings.max_windows or None)
+    return [(start_s + a, start_s + b) for a, b in windows]
 
 
 def _signals(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Tracks, windows: Sequence[tuple[float, float]],
-             whole: AudioEnvelope | None, pad: float, timer: StageTimer, stage: str) -> Iterator[WindowSignals]:
+             *, whole: AudioEnvelope | None, pad: float, timer: StageTimer, stage: str) -> Iterator[WindowSignals]:
     """Decode each window (frames downscaled; its audio +- pad unless `whole` is given) into its
     signals, one window at a time (a generator: the caller decides what it keeps); windows
     shorter than two grid steps are skipped. Decoding is timed under `stage`. With `source` the
@@ -239,7 +247,7 @@ def _signals(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Trac
     for w0, w1 in windows:
         # only the tracks seen near the window (boxes are interpolated over gaps <= 1 s)
         near = {fid: v for fid, v in tracks.items() if v[0][0] <= w1 + 1.0 and v[0][-1] >= w0 - 1.0}
-        acc = source if isinstance(source, MotionSamples) else _mouth_motion(source, near, w0, w1, timer, stage)
+        acc = source if isinstance(source, MotionSamples) else _mouth_motion(source, near, (w0, w1), timer, stage)
         grid = uniform_grid(w0, w1)
         if len(grid) < 2:
             continue
@@ -254,9 +262,10 @@ def _signals(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Trac
         yield WindowSignals(grid, env.activity(grid, period), period, env, mouths)
 
 
-def _mouth_motion(reader: WindowReader, tracks: Tracks, t0: float, t1: float, timer: StageTimer,
+def _mouth_motion(reader: WindowReader, tracks: Tracks, window: tuple[float, float], timer: StageTimer,
                   stage: str) -> MotionAccumulator:
-    """Mouth motion of every track over the frames starting in [t0, t1), decoding timed apart."""
+    """Mouth motion of every track over the frames starting in window = [t0, t1), decoding timed apart."""
+    t0, t1 = window
     acc = MotionAccumulator(tracks, reader.scale)
     chunks = reader.frames(t0, t1)
     while True:
@@ -273,8 +282,7 @@ def _moves(motion: np.ndarray) -> bool:
                 and np.nanpercentile(motion, 95) - np.nanmedian(motion) > _STATIC_MOTION)
 
 
-def _offset(tracks: Tracks, signals: Sequence[WindowSignals], max_shift_s: float, segment_s: float,
-            min_confidence: float) -> SyncResult:
+def _offset(tracks: Tracks, signals: Sequence[WindowSignals], settings: SyncConfig) -> SyncResult:
     """The offset of the most confident moving face, or the container fallback with its reason."""
     if not signals:
         return SyncResult.container("signals too short (no window of two grid steps)")
@@ -286,8 +294,9 @@ def _offset(tracks: Tracks, signals: Sequence[WindowSignals], max_shift_s: float
         return SyncResult.container("static mouth (no visible speech motion)")
     best: SyncResult | None = None
     for fid in moving:
-        r = estimate_offset_pieces([s.piece(fid) for s in signals if fid in s.mouths], RATE_HZ, max_shift_s,
-                                   segment_s, min_confidence)
+        r = estimate_offset_pieces([s.piece(fid) for s in signals if fid in s.mouths], RATE_HZ,
+                                   settings.max_av_shift_s, segment_s=settings.segment_s,
+                                   min_confidence=settings.min_confidence)
         if r.method != "container":
             r = replace(r, speaker=fid)
         if best is None or r.confidence > best.confidence:
@@ -302,7 +311,7 @@ def _window_scores(s: WindowSignals, best: SyncResult) -> dict[int, dict[int, fl
     at = best.audio_time(s.grid)
     aligned = s.envelope.activity(at, s.frame_period)
     audible = np.nan_to_num(s.envelope.rms(at), nan=0.0) > _SILENT_RMS
-    return speaker_scores(s.mouths, aligned, RATE_HZ, float(s.grid[0]), audible=audible, min_motion=_STATIC_MOTION)
+    return speaker_scores(s.mouths, aligned, RATE_HZ, t0=float(s.grid[0]), audible=audible, min_motion=_STATIC_MOTION)
 
 
 def _scores(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) -> dict[int, dict[int, float]]:
@@ -318,17 +327,18 @@ def _scores(tracks: Tracks, signals: Sequence[WindowSignals], best: SyncResult) 
 
 
 def _speaking_everywhere(info: MediaInfo, source: WindowReader | MotionSamples, tracks: Tracks, pass1: SyncAnalysis,
-                         whole: AudioEnvelope | None, start_s: float, end: float, window_s: float, pad: float,
+                         *, whole: AudioEnvelope | None, span: tuple[float, float], window_s: float, pad: float,
                          timer: StageTimer) -> SyncAnalysis:
-    """Pass 2 (module docstring): scores for every second in which a face is seen; each window's
-    signals are dropped once scored."""
+    """Pass 2 (module docstring): scores for every second in which a face is seen in span =
+    [start_s, end); each window's signals are dropped once scored."""
+    start_s, end = span
     needed = face_seconds(tracks, start_s, end)
     todo = speaking_windows(np.concatenate([np.zeros(0, np.int64), *needed.values()]), pass1.windows, window_s)
     half = SPEAKING_WINDOW_S / 2
     speaking = {fid: dict(d) for fid, d in pass1.speaking.items()}
     for a, b in todo:
-        for s in _signals(info, source, tracks, [(max(0.0, a - half), b + half)], whole, pad, timer,
-                          "speaking_decode"):
+        for s in _signals(info, source, tracks, [(max(0.0, a - half), b + half)], whole=whole, pad=pad, timer=timer,
+                          stage="speaking_decode"):
             for fid, d in _window_scores(s, pass1.result).items():
                 speaking[fid].update({sec: v for sec, v in d.items() if a <= sec < b})
     filled = {fid: fill_scores(speaking.get(fid, {}), secs) for fid, secs in needed.items()}

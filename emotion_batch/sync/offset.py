@@ -150,13 +150,14 @@ def _dtw_lag(v: np.ndarray, a: np.ndarray, band: int, penalty: float) -> float |
 
 
 def estimate_offset(visual_sig: np.ndarray, audio_sig: np.ndarray, rate_hz: float = RATE_HZ, max_shift_s: float = 1.0,
-                    t0: float = 0.0, segment_s: float = 10.0, min_confidence: float = 0.3,
+                    *, t0: float = 0.0, segment_s: float = 10.0, min_confidence: float = 0.3,
                     drift_min_s: float = 0.02) -> SyncResult:
     """Offset between a visual and an audio activity signal sampled together at rate_hz, the
     first sample at video time t0 (NaN = not covered). See the module docstring."""
     t = t0 + np.arange(len(visual_sig)) / rate_hz
     piece = SignalPiece(t, np.asarray(visual_sig, float), np.asarray(audio_sig, float))
-    return estimate_offset_pieces([piece], rate_hz, max_shift_s, segment_s, min_confidence, drift_min_s)
+    return estimate_offset_pieces([piece], rate_hz, max_shift_s, segment_s=segment_s, min_confidence=min_confidence,
+                                  drift_min_s=drift_min_s)
 
 
 def _informative(p: SignalPiece, rate_hz: float) -> bool:
@@ -183,7 +184,7 @@ def _segment_lags(zp: ZPiece, rate_hz: float, band: int, segment_s: float, penal
 
 
 def estimate_offset_pieces(pieces: Iterable[SignalPiece], rate_hz: float = RATE_HZ, max_shift_s: float = 1.0,
-                           segment_s: float = 10.0, min_confidence: float = 0.3, drift_min_s: float = 0.02,
+                           *, segment_s: float = 10.0, min_confidence: float = 0.3, drift_min_s: float = 0.02,
                            penalty: float = 0.05) -> SyncResult:
     """estimate_offset over several stretches of one video, e.g. windows spread over a long file;
     one offset (+ drift) for all of them."""
@@ -210,8 +211,8 @@ def estimate_offset_pieces(pieces: Iterable[SignalPiece], rate_hz: float = RATE_
     res = SyncResult(offset, float(np.clip(r, 0, 1)), "dtw", drift=drift, ref_t=ref_t, gain=float(r - r0))
     good = seg_r >= min_confidence
     if good.sum() >= 2 and np.ptp(seg_t[good]) > 0:
-        res = _with_drift(res, zp, seg_t[good], seg_off[good], seg_r[good] * np.sqrt(seg_n[good]), r, r0,
-                          np.ptp(all_t), drift_min_s)
+        res = _with_drift(res, zp, seg_t[good], seg_off[good], seg_r[good] * np.sqrt(seg_n[good]), r=r, r0=r0,
+                          span=np.ptp(all_t), drift_min_s=drift_min_s)
     if res.confidence < min_confidence:
         return SyncResult.container(
             f"mouth motion and audio do not match (aligned r={res.confidence:.2f} < {min_confidence})")
@@ -219,7 +220,7 @@ def estimate_offset_pieces(pieces: Iterable[SignalPiece], rate_hz: float = RATE_
 
 
 def _with_drift(res: SyncResult, zp: Sequence[ZPiece], t: np.ndarray, off: np.ndarray, weight: np.ndarray,
-                r: float, r0: float, span: float, drift_min_s: float) -> SyncResult:
+                *, r: float, r0: float, span: float, drift_min_s: float) -> SyncResult:
     """`res` with a linear drift fitted through the segment offsets (t, off), when it moves the
     offset by more than drift_min_s over the span and correlates at least as well (r)."""
     slope, icpt = np.polyfit(t, off, 1, w=weight)

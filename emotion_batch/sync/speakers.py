@@ -38,7 +38,7 @@ SPEAKING_WINDOW_S = 2.0  # the window a second's score is measured over, centred
 
 
 def speaker_scores(face_signals: Mapping[int, np.ndarray], audio_sig: np.ndarray, rate_hz: float = RATE_HZ,
-                   t0: float = 0.0, window_s: float = SPEAKING_WINDOW_S,
+                   *, t0: float = 0.0, window_s: float = SPEAKING_WINDOW_S,
                    audible: np.ndarray | None = None, min_motion: float = 0.0) -> dict[int, dict[int, float]]:
     """face_id -> {second: score in [0, 1]}: the Pearson correlation (clipped at 0) of each face's
     mouth motion with the ALIGNED audio activity (audio_sig[k] heard with visual[k]) over

@@ -23,7 +23,7 @@ class SyncStage:
     name = "sync"
 
     def setup(self, config: RunConfig, experts: Experts) -> None:
-        self.max_shift_s = config.max_av_shift_s
+        self.settings = config.sync  # window, window count, segment, confidence, DTW band (all in the hash)
 
     def process(self, info: MediaInfo, /, *, mouths: TrackLog, motion: MotionStream | None, start_s: float,
                 end_s: float) -> SyncAnalysis:
@@ -31,5 +31,5 @@ class SyncStage:
             return SyncAnalysis(SyncResult.container("no video stream"), {}, [])
         if not info.has_audio or motion is None:
             return SyncAnalysis(SyncResult.container("no audio stream"), {}, [])
-        return analyze_sync(info, mouths.tracks(min_obs=1), max_shift_s=self.max_shift_s,
+        return analyze_sync(info, mouths.tracks(min_obs=1), settings=self.settings,
                             duration_s=end_s, start_s=start_s, motion=motion.finish(mouths))

@@ -127,7 +127,7 @@ def predict_clip(model: torch.nn.Module, wave: np.ndarray, window_s: float = 2.0
 
 
 @torch.no_grad()
-def per_second_report(model: torch.nn.Module, waves: list[np.ndarray], labels: list[int], min_speech: float = 0.1,
+def per_second_report(model: torch.nn.Module, waves: list[np.ndarray], labels: list[int], *, min_speech: float = 0.1,
                       window_s: float = 2.0, batch: int = 256) -> Report:
     """Metrics of single windows as the pipeline uses them: one ``window_s`` window centred on
     each second's middle (second + 0.5), kept where that second's speech fraction >= min_speech;

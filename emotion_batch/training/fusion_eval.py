@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from emotion_batch.models.fusion import FusionModel, FusionParams
-from emotion_batch.training.train_fusion import MIN_SPEECH_GRID, FusionRecord, _stack, fit_fusion, refuse
+from emotion_batch.training.train_fusion import MIN_SPEECH_GRID, FusionRecord, _stack, cues, fit_fusion, refuse
 
 @dataclass
 class LabelledClip:
@@ -41,8 +41,7 @@ def mean_w_audio(params: FusionParams, records: list[FusionRecord]) -> float | N
     if not both:
         return None
     b = _stack(both)
-    _, w_a = FusionModel(None, None, params).weights(b["score"], b["size"], b["speech"], b["has_face"],
-                                                     b["has_audio"], b["speaker_p"])
+    _, w_a = FusionModel(None, None, params).weights(**cues(b))
     return float(w_a.detach().mean())
 
 

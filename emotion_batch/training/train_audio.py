@@ -76,7 +76,7 @@ def augment_wave(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def spec_augment(m: torch.Tensor, gen: torch.Generator, n_freq: int = 2, f_max: int = 8, n_time: int = 2, t_max: int = 20) -> torch.Tensor:
+def spec_augment(m: torch.Tensor, gen: torch.Generator, *, n_freq: int = 2, f_max: int = 8, n_time: int = 2, t_max: int = 20) -> torch.Tensor:
     """Mask bands and frames of each (64, T) window in a (B, 64, T) batch with its mean."""
     m = m.clone()
     b, nf, nt = m.shape
@@ -93,7 +93,7 @@ def spec_augment(m: torch.Tensor, gen: torch.Generator, n_freq: int = 2, f_max: 
     return m
 
 
-def make_batch(waves, labels, idx, rng, gen, augment: bool = True):
+def make_batch(waves, labels, idx, rng, gen, *, augment: bool = True):
     crops = [random_crop(waves[i], rng) for i in idx]
     if augment:
         crops = [augment_wave(c, rng) for c in crops]
@@ -111,6 +111,7 @@ def make_batch(waves, labels, idx, rng, gen, augment: bool = True):
 def train_model(
     waves: list[np.ndarray],
     labels: list[int],
+    *,
     epochs: int = 40,
     seed: int = 0,
     batch_size: int = 32,
@@ -187,7 +188,7 @@ def save_weights(model: AudioEmotionNet, out_dir: Path, record: dict) -> Path:
     return path
 
 
-def run(data: str | Path, out_dir: str | Path, epochs: int = 40, seed: int = 0, baseline: bool = True,
+def run(data: str | Path, out_dir: str | Path, *, epochs: int = 40, seed: int = 0, baseline: bool = True,
         val_actors: frozenset[int] = VAL_ACTORS, log=print) -> dict:
     """The full recipe: split by actor, (baseline), train, evaluate the held-out actors, save."""
     torch.set_num_threads(min(2, torch.get_num_threads()))

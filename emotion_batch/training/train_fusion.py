@@ -60,9 +60,15 @@ def _stack(records: list[FusionRecord]) -> dict[str, torch.Tensor]:
     }
 
 
+def cues(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A stacked batch's reliability cues, presence masks and speaker gate, under the names
+    `FusionModel.fuse_probs` and `FusionModel.weights` take them."""
+    return {"face_score": batch["score"], "face_size_px": batch["size"], "speech": batch["speech"],
+            "has_face": batch["has_face"], "has_audio": batch["has_audio"], "speaker_p": batch["speaker_p"]}
+
+
 def _fuse(model: FusionModel, batch: dict[str, torch.Tensor]):
-    return model.fuse_probs(batch["v"], batch["a"], batch["score"], batch["size"], batch["speech"],
-                            batch["has_face"], batch["has_audio"], batch["speaker_p"])
+    return model.fuse_probs(batch["v"], batch["a"], **cues(batch))
 
 
 def fusion_nll(model: FusionModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:

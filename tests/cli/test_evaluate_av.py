@@ -71,7 +71,7 @@ def test_refusing_the_records_reproduces_the_pipeline(av_clips):
     from emotion_batch.schemas import prob_columns
     from emotion_batch.training.train_fusion import records_from_timeline, refuse
 
-    analyzer = VideoAnalyzer(RunConfig(device="cpu", explain="none"))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(device="cpu", explain="none"))
     for clip in sorted(av_clips.glob("01-*.mp4")):
         t = analyzer(clip).timeline
         mine = refuse(records_from_timeline(t, 0), analyzer.fusion_params)

@@ -84,8 +84,9 @@ def _random_rows(n, rng):
 def test_modality_shapley_is_exact_and_additive():
     rng = np.random.default_rng(0)
     v, a, score, size, speech, has_face, has_audio = _random_rows(400, rng)
-    ms = modality_shapley(v, a, score, size, speech, has_face, has_audio, PARAMS)
-    fused = fuse_probs(v, a, score, size, speech, has_face, has_audio, params=PARAMS)
+    ms = modality_shapley(v, a, face_score=score, face_size_px=size, speech=speech, has_face=has_face, has_audio=has_audio,
+                          fusion_params=PARAMS)
+    fused = fuse_probs(v, a, face_score=score, face_size_px=size, speech=speech, has_face=has_face, has_audio=has_audio, params=PARAMS)
     ok = ms.explained
     assert ok.sum() > 200 and (~ok).sum() > 10
     # The label and its probability are those of the fused output with both modalities.
@@ -97,8 +98,8 @@ def test_modality_shapley_is_exact_and_additive():
     # The four coalition values, recomputed one row at a time, give the same Shapley values.
     for i in np.flatnonzero(ok)[:20]:
         def val(f, au):
-            out = fuse_probs(v[i : i + 1], a[i : i + 1], score[i], size[i], speech[i], [f and has_face[i]],
-                             [au and has_audio[i]], params=PARAMS)
+            out = fuse_probs(v[i : i + 1], a[i : i + 1], face_score=score[i], face_size_px=size[i], speech=speech[i],
+                             has_face=[f and has_face[i]], has_audio=[au and has_audio[i]], params=PARAMS)
             return float(out.fused[0, ms.label[i]])
         sv = 0.5 * ((val(1, 0) - val(0, 0)) + (val(1, 1) - val(0, 1)))
         assert abs(sv - ms.shap_visual[i]) < 1e-6
@@ -107,7 +108,8 @@ def test_modality_shapley_is_exact_and_additive():
 def test_unused_modality_gets_exactly_zero():
     rng = np.random.default_rng(1)
     v, a, score, size, speech, has_face, has_audio = _random_rows(400, rng)
-    ms = modality_shapley(v, a, score, size, speech, has_face, has_audio, PARAMS)
+    ms = modality_shapley(v, a, face_score=score, face_size_px=size, speech=speech, has_face=has_face, has_audio=has_audio,
+                          fusion_params=PARAMS)
     audio_unused = ~has_audio | (speech < PARAMS.min_speech)
     assert np.all(ms.shap_audio[audio_unused & has_face] == 0.0)
     assert np.all(ms.shap_visual[~has_face & ~audio_unused] == 0.0)
@@ -132,7 +134,7 @@ def test_explain_table_zero_audio_no_face_and_schema(models, crop, logmel):
         ExplainInput("vid", -1, 3, None, logmel, None, None, 0.8, True),  # no face
         ExplainInput("vid", -1, 4, None, None, None, None, 0.0, False),  # nothing: no row
     ]
-    tab = explain(rows, vm, am, PARAMS, groups=True, n_samples=16)
+    tab = explain(rows, vm, am, fusion_params=PARAMS, groups=True, n_samples=16)
     assert tab.schema.equals(ATTRIBUTION_SCHEMA)
     df = tab.to_pandas()
     assert df.second.tolist() == [0, 1, 2, 3] and df.face_id.tolist() == [0, 0, 0, -1]
@@ -148,7 +150,7 @@ def test_explain_table_zero_audio_no_face_and_schema(models, crop, logmel):
     np.testing.assert_allclose(audio.iloc[[0, 3], :3].sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(audio.iloc[[0, 3], 3:].sum(axis=1), 1.0, atol=1e-5)
     # groups=False: same modality values, every group column null.
-    bare = explain(rows, vm, am, PARAMS, groups=False).to_pandas()
+    bare = explain(rows, vm, am, fusion_params=PARAMS, groups=False).to_pandas()
     assert bare[list(GROUP_COLUMNS)].isna().all().all()
     np.testing.assert_array_equal(bare.shap_visual, df.shap_visual)
 
@@ -174,7 +176,7 @@ class RegionOnlyFace(nn.Module):
 def test_face_attribution_lands_on_the_region_the_model_reads(region, crop):
     torch.manual_seed(0)
     model = RegionOnlyFace(region).eval()
-    shares = group_attributions([crop], [None], [3], model, None, n_samples=32)[0]
+    shares = group_attributions([crop], [None], [3], visual_model=model, audio_model=None, n_samples=32)[0]
     g = {c: s for c, s in zip(GROUP_COLUMNS, shares)}
     assert g[f"g_{region}"] >= 0.9, g
     assert np.isnan(shares[4:]).all()
@@ -202,7 +204,7 @@ class BandOnlyAudio(nn.Module):
 def test_audio_attribution_lands_on_the_band_and_half_the_model_reads(band, logmel):
     torch.manual_seed(0)
     model = BandOnlyAudio(*AUDIO_BANDS[band]).eval()
-    shares = group_attributions([None], [logmel], [0], None, model, n_samples=32)[0]
+    shares = group_attributions([None], [logmel], [0], visual_model=None, audio_model=model, n_samples=32)[0]
     g = {c: s for c, s in zip(GROUP_COLUMNS, shares)}
     assert g[f"g_{band}"] >= 0.9 and g["g_audio_late"] >= 0.9, g
     assert np.isnan(shares[:4]).all()
@@ -214,11 +216,11 @@ def test_deterministic_subset_independent_and_global_rng_untouched(models, crop,
     rows[1].crop = np.ascontiguousarray(crop[:, ::-1])  # a different face
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
-    t1 = explain(rows, vm, am, PARAMS, n_samples=8, seed=7)
+    t1 = explain(rows, vm, am, fusion_params=PARAMS, n_samples=8, seed=7)
     assert np.array_equal(np.random.get_state()[1], before)
-    t2 = explain(rows, vm, am, PARAMS, n_samples=8, seed=7)
+    t2 = explain(rows, vm, am, fusion_params=PARAMS, n_samples=8, seed=7)
     assert t1.equals(t2)
-    alone = explain(rows[1:], vm, am, PARAMS, n_samples=8, seed=7).to_pandas()
+    alone = explain(rows[1:], vm, am, fusion_params=PARAMS, n_samples=8, seed=7).to_pandas()
     # The same row explained alone or in a batch of two: fusion runs vectorised over a different
     # number of rows, so the last float32 bits may differ between CPU kernels; 1e-6 is far below
     # any meaningful share or Shapley value.
@@ -226,14 +228,14 @@ def test_deterministic_subset_independent_and_global_rng_untouched(models, crop,
     assert alone[["video_id", "face_id", "second", "label"]].equals(both[["video_id", "face_id", "second", "label"]])
     num = ["p_label", "shap_visual", "shap_audio", "shap_base", *GROUP_COLUMNS]
     np.testing.assert_allclose(alone[num].to_numpy(float), both[num].to_numpy(float), atol=1e-6, rtol=0)
-    other = explain(rows, vm, am, PARAMS, n_samples=8, seed=8).to_pandas()
+    other = explain(rows, vm, am, fusion_params=PARAMS, n_samples=8, seed=8).to_pandas()
     assert not np.allclose(other[list(GROUP_COLUMNS)], t1.to_pandas()[list(GROUP_COLUMNS)])
 
 
 def test_group_shares_converge(models, crop, logmel):
     vm, am = models
-    n = group_attributions([crop], [logmel], [6], vm, am, n_samples=48, seed=0)[0]
-    n2 = group_attributions([crop], [logmel], [6], vm, am, n_samples=96, seed=1)[0]
+    n = group_attributions([crop], [logmel], [6], visual_model=vm, audio_model=am, n_samples=48, seed=0)[0]
+    n2 = group_attributions([crop], [logmel], [6], visual_model=vm, audio_model=am, n_samples=96, seed=1)[0]
     assert np.abs(n - n2).max() < 0.05, (n, n2)
 
 
@@ -241,7 +243,7 @@ def test_works_inside_inference_mode_and_with_a_row_mask(models, crop, logmel):
     vm, am = models
     rows = [ExplainInput("vid", 0, s, crop, logmel, 0.99, 90.0, 0.8, True) for s in range(3)]
     with torch.inference_mode():  # the pipeline's apply() runs under inference_mode
-        tab = explain(rows, vm, am, PARAMS, groups=explain_mask([0, 1, 2], "sample", 2), n_samples=8)
+        tab = explain(rows, vm, am, fusion_params=PARAMS, groups=explain_mask([0, 1, 2], "sample", 2), n_samples=8)
     g = tab.to_pandas()["g_mouth_jaw"]
     assert g.notna().tolist() == [True, False, True]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emotion_batch.config import RunConfig
+from emotion_batch.config import ExplainConfig
 from emotion_batch.explain import explain_mask, wants_groups
 
 
@@ -16,13 +16,13 @@ def test_explain_mask_modes():
 
 
 def test_wants_groups_modes():
-    assert [wants_groups(RunConfig(explain="sample", explain_every=2), s) for s in range(4)] == [True, False, True, False]
-    assert all(wants_groups(RunConfig(explain="all"), s) for s in range(3))
-    assert not any(wants_groups(RunConfig(explain="none"), s) for s in range(3))
+    assert [wants_groups(ExplainConfig("sample", every=2), s) for s in range(4)] == [True, False, True, False]
+    assert all(wants_groups(ExplainConfig("all"), s) for s in range(3))
+    assert not any(wants_groups(ExplainConfig("none"), s) for s in range(3))
 
 
 def test_the_pipeline_rule_and_the_mask_agree():
     seconds = np.arange(23)
     for mode in ("all", "sample", "none"):
-        cfg = RunConfig(explain=mode, explain_every=4)
+        cfg = ExplainConfig(mode, every=4)
         assert explain_mask(seconds, mode, 4).tolist() == [wants_groups(cfg, int(s)) for s in seconds]

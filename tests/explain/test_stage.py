@@ -24,7 +24,7 @@ def speech_video(tmp_path_factory):
 @pytest.mark.shared
 @pytest.mark.parametrize("mode", ["all", "sample", "none"])
 def test_attributions_per_mode(speech_video, mode):
-    res = VideoAnalyzer(RunConfig(device="cpu", explain=mode, explain_every=2))(speech_video)
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", explain=mode, explain_every=2))(speech_video)
     assert res.ok, res.error
     attr, tl = res.attributions, res.timeline
     assert attr.schema == ATTRIBUTION_SCHEMA
@@ -50,7 +50,7 @@ def test_attributions_per_mode(speech_video, mode):
 
 @pytest.mark.shared
 def test_speech_seconds_credit_the_voice(speech_video):
-    res = VideoAnalyzer(RunConfig(device="cpu", explain="all"))(speech_video)
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", explain="all"))(speech_video)
     tl = {(r["face_id"], r["second"]): r for r in res.timeline.to_pylist()}
     rows = res.attributions.to_pylist()
     # The still photo does not speak: the voice is carried by the face_id -1 row, and the face

@@ -51,7 +51,7 @@ def test_both_present_weights_in_unit_interval_and_sum_to_one(fusion):
     assert torch.allclose(out.fused.sum(dim=1), torch.ones(n), atol=1e-5)
     # the geometric pool lies between the experts: where they agree on a label, so does it
     v = torch.eye(N_LABELS)[[3]] * 0.9 + 0.1 / N_LABELS
-    one = fusion.fuse_probs(v, v, 0.99, 64.0, 1.0, [True], [True])
+    one = fusion.fuse_probs(v, v, face_score=0.99, face_size_px=64.0, speech=1.0, has_face=[True], has_audio=[True])
     assert torch.allclose(one.fused, v, atol=1e-5)
 
 
@@ -82,7 +82,8 @@ def test_no_audio_or_no_speech_gives_exactly_the_visual_expert(fusion, case):
 
 
 def test_neither_modality_is_uniform_with_zero_weights(fusion):
-    out = fusion.fuse_probs(_probs(2, 6), _probs(2, 7), [0.9, 0.9], [50, 50], [0, 0], [False, False], [False, False])
+    out = fusion.fuse_probs(_probs(2, 6), _probs(2, 7), face_score=[0.9, 0.9], face_size_px=[50, 50], speech=[0, 0],
+                            has_face=[False, False], has_audio=[False, False])
     assert torch.allclose(out.fused, torch.full((2, N_LABELS), 1 / N_LABELS))
     assert (out.w_visual == 0).all() and (out.w_audio == 0).all()
 
@@ -94,8 +95,9 @@ def test_batch_equals_single_and_mixed_rows(fusion):
     has_audio = torch.tensor([True, True, False, False] * 3)
     batch = fusion.fuse_probs(v, a, **c, has_face=has_face, has_audio=has_audio)
     for i in range(n):
-        one = fusion.fuse_probs(v[i : i + 1], a[i : i + 1], c["face_score"][i], c["face_size_px"][i], c["speech"][i],
-                                has_face[i : i + 1], has_audio[i : i + 1])
+        one = fusion.fuse_probs(v[i : i + 1], a[i : i + 1], face_score=c["face_score"][i],
+                                face_size_px=c["face_size_px"][i], speech=c["speech"][i],
+                                has_face=has_face[i : i + 1], has_audio=has_audio[i : i + 1])
         assert torch.allclose(one.fused[0], batch.fused[i], atol=1e-6)
         assert torch.allclose(one.w_visual[0], batch.w_visual[i])
 
@@ -126,12 +128,13 @@ def test_forward_runs_experts_only_on_present_rows():
     fm = FusionModel(_Const(pv), _Const(pa), FusionParams())
     has_face = torch.tensor([True, False, True])
     has_audio = torch.tensor([False, True, True])
-    out = fm(torch.zeros(3, 1, 64, 64), torch.zeros(3, 64, 200), torch.full((3,), 0.99), torch.full((3,), 64.0),
-             torch.ones(3), has_face, has_audio)
+    out = fm(torch.zeros(3, 1, 64, 64), torch.zeros(3, 64, 200), face_score=torch.full((3,), 0.99),
+             face_size_px=torch.full((3,), 64.0), speech=torch.ones(3), has_face=has_face, has_audio=has_audio)
     assert fm.visual_model.seen == 2 and fm.audio_model.seen == 2
     assert torch.equal(out.fused[0], pv[0]) and torch.equal(out.fused[1], pa[0])
     assert 0 < out.w_visual[2] < 1
-    none = fm(None, None, torch.ones(3), torch.ones(3), torch.ones(3), has_face, has_audio)
+    none = fm(None, None, face_score=torch.ones(3), face_size_px=torch.ones(3), speech=torch.ones(3),
+              has_face=has_face, has_audio=has_audio)
     assert (none.w_visual == 0).all() and (none.w_audio == 0).all()
 
 
@@ -142,7 +145,8 @@ def test_default_params_file_matches_the_rule():
     src = d["derived_from"]
     assert p.a_v == pytest.approx(np.log(src["visual_accuracy"] / (1 - src["visual_accuracy"])))
     assert p.a_a == pytest.approx(np.log(src["audio_accuracy"] / (1 - src["audio_accuracy"])))
-    out = fuse_probs(_probs(1, 1), _probs(1, 2), 0.99, 64.0, 1.0, [True], [True])
+    out = fuse_probs(_probs(1, 1), _probs(1, 2), face_score=0.99, face_size_px=64.0, speech=1.0, has_face=[True],
+                     has_audio=[True])
     assert 0 < float(out.w_visual[0]) < 1
 
 
@@ -193,5 +197,6 @@ def test_rows_without_a_face_ignore_the_gate(fusion):
 
 def test_functional_form_takes_the_gate():
     v, a = _probs(2, 30), _probs(2, 31)
-    out = fuse_probs(v, a, 0.99, 64.0, 1.0, [True, True], [True, True], speaker_p=[0.0, 1.0])
+    out = fuse_probs(v, a, face_score=0.99, face_size_px=64.0, speech=1.0, has_face=[True, True], has_audio=[True, True],
+                     speaker_p=[0.0, 1.0])
     assert torch.equal(out.fused[0], v[0]) and 0 < float(out.w_audio[1]) < 1

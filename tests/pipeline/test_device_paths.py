@@ -30,8 +30,8 @@ def test_detector_batch_equals_single_frames_and_accepts_tensors():
 
 def test_chunk_size_does_not_change_the_timeline(made_videos):
     path = made_videos["face"][0]
-    a = VideoAnalyzer(RunConfig(device="cpu", chunk_frames=1, explain="none"))(path).timeline
-    b = VideoAnalyzer(RunConfig(device="cpu", chunk_frames=32, explain="none"))(path).timeline
+    a = VideoAnalyzer(RunConfig.from_flat(device="cpu", chunk_frames=1, explain="none"))(path).timeline
+    b = VideoAnalyzer(RunConfig.from_flat(device="cpu", chunk_frames=32, explain="none"))(path).timeline
     assert a.column("face_id").to_pylist() == b.column("face_id").to_pylist()
     np.testing.assert_allclose(a.column("v_happy").to_numpy(), b.column("v_happy").to_numpy(), atol=1e-3)
 
@@ -53,8 +53,8 @@ def test_cuda_without_gpu_is_a_clear_error(device):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_path_matches_cpu(made_videos):
     path = made_videos["face"][0]
-    cpu = VideoAnalyzer(RunConfig(device="cpu", explain="none"))(path).timeline
-    gpu = VideoAnalyzer(RunConfig(device="cuda", explain="none"))(path).timeline
+    cpu = VideoAnalyzer(RunConfig.from_flat(device="cpu", explain="none"))(path).timeline
+    gpu = VideoAnalyzer(RunConfig.from_flat(device="cuda", explain="none"))(path).timeline
     np.testing.assert_allclose(cpu.column("v_happy").to_numpy(), gpu.column("v_happy").to_numpy(), atol=1e-2)
 
 
@@ -77,8 +77,8 @@ def test_analyzer_runtime_wraps_inference_but_keeps_torch_for_explanations():
 
 def test_onnx_and_torch_runtimes_give_the_same_timeline(made_videos):
     path = made_videos["face"][0]
-    a = VideoAnalyzer(RunConfig(device="cpu", runtime="torch", explain="all"))(path)
-    b = VideoAnalyzer(RunConfig(device="cpu", runtime="onnx", explain="all"))(path)
+    a = VideoAnalyzer(RunConfig.from_flat(device="cpu", runtime="torch", explain="all"))(path)
+    b = VideoAnalyzer(RunConfig.from_flat(device="cpu", runtime="onnx", explain="all"))(path)
     assert a.ok and b.ok and a.face_seconds == b.face_seconds
     ta, tb = a.timeline, b.timeline
     assert ta.column("face_id").to_pylist() == tb.column("face_id").to_pylist()

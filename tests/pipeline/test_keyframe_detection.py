@@ -11,7 +11,7 @@ from emotion_batch.pipeline import VideoAnalyzer
 
 def analyse(path: str, interval: float):
     """(timeline rows with a face, frames that went through full detection, frames analysed)."""
-    a = VideoAnalyzer(RunConfig(device="cpu", explain="none", detect_interval_s=interval))
+    a = VideoAnalyzer(RunConfig.from_flat(device="cpu", explain="none", detect_interval_s=interval))
     full, seen = [], []
     detect = a.detector.detect
     a.detector.detect = lambda frames: full.append(len(frames)) or detect(frames)

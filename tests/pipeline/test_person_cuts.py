@@ -44,7 +44,7 @@ def test_cuts_between_two_people_give_four_tracks_and_two_persons(tmp_path):
     man, woman = "single_face.mp4", "WolfgangLanger_Pexels.mp4"
     _edit(clip, [(man, 2.0), (woman, 3.0), (man, 2.0), (woman, 3.0)])
     out = str(tmp_path / "out")
-    cfg = RunConfig(fps=2.0, explain="none", device="cpu", identity="video")
+    cfg = RunConfig.from_flat(fps=2.0, explain="none", device="cpu", identity="video")
     analyse_into(out, [clip], cfg)
     t = run_sql(out, "SELECT face_id, min(second) AS s, any_value(person_id) AS p, count(DISTINCT person_id) AS k "
                      "FROM timelines WHERE face_id >= 0 GROUP BY face_id ORDER BY s", output="pandas")

@@ -32,7 +32,7 @@ def analyzer():
     from emotion_batch.pipeline import VideoAnalyzer
 
     # 2 analysed frames a second keep the test fast; sync reads every frame of the windows anyway
-    return VideoAnalyzer(RunConfig(device="cpu", fps=2.0, explain="none"))
+    return VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="none"))
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,9 @@ def test_one_talking_face_keeps_todays_fusion(scene):
     face = [r for r in rows if r["second"] in seconds and r["face_id"] >= 0]
     size = [np.sqrt((r["box_x2"] - r["box_x1"]) * (r["box_y2"] - r["box_y1"])) for r in face]
     ungated = fuse_probs([[r[c] for c in V_COLS] for r in face], [[r[f"a_{lab}"] for lab in LABELS] for r in face],
-                         [r["face_score"] for r in face], size, [r["speech"] for r in face], [True] * len(face),
-                         [True] * len(face), params=load_default_params())
+                         face_score=[r["face_score"] for r in face], face_size_px=size,
+                         speech=[r["speech"] for r in face], has_face=[True] * len(face),
+                         has_audio=[True] * len(face), params=load_default_params())
     w_now = np.array([r["w_audio"] for r in face])
     w_ungated = ungated.w_audio.numpy()
     assert np.mean(w_now) >= 0.8 * np.mean(w_ungated)
@@ -168,7 +169,7 @@ def test_long_video_has_speaking_for_every_face_second(tmp_path):
     seen = {}
     # 1 analysed frame a second, a full detection every 10 s (tracked faces refined between): the
     # cheapest analysis that still gives every second a face row
-    config = RunConfig(device="cpu", fps=1.0, detect_interval_s=10.0, explain="none")
+    config = RunConfig.from_flat(device="cpu", fps=1.0, detect_interval_s=10.0, explain="none")
     analyzer = VideoAnalyzer(config)
     res = analyzer(str(long), hook=lambda step, a, **kw: seen.setdefault(step, a))
     assert res.ok, res.error

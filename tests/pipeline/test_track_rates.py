@@ -11,7 +11,7 @@ from emotion_batch.pipeline.analyzer import VideoAnalyzer
 @pytest.mark.slow
 @pytest.mark.parametrize("fps", [0.5, 1.0, 2.0, 5.0])
 def test_one_face_one_id_at_any_rate(fps):
-    analyzer = VideoAnalyzer(RunConfig(fps=fps, explain="none", device="cpu", identity="off"))
+    analyzer = VideoAnalyzer(RunConfig.from_flat(fps=fps, explain="none", device="cpu", identity="off"))
     result = analyzer(SAMPLE_VIDEOS / "WolfgangLanger_Pexels.mp4")
     assert result.status == "ok", result.error
     ids = set(result.timeline.column("face_id").to_pylist()) - {-1}

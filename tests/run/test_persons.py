@@ -18,7 +18,7 @@ def _persons_by_video(out) -> dict[str, set]:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_same_man_in_three_videos_is_one_person_and_ids_stay(tmp_path):
-    cfg = RunConfig(fps=1.0, explain="none", device="cpu")
+    cfg = RunConfig.from_flat(fps=1.0, explain="none", device="cpu")
     out = str(tmp_path / "out")
     first = [str(SAMPLE_VIDEOS / n) for n in ("single_face.mp4", "face_noface.mov")]
     lines = []
@@ -42,10 +42,10 @@ def test_same_man_in_three_videos_is_one_person_and_ids_stay(tmp_path):
 def test_identity_off_writes_no_tracks_and_drops_earlier_ones(tmp_path):
     out = tmp_path / "out"
     video = [str(SAMPLE_VIDEOS / "single_face.mp4")]
-    cfg = RunConfig(fps=1.0, explain="none", device="cpu", identity="off")
+    cfg = RunConfig.from_flat(fps=1.0, explain="none", device="cpu", identity="off")
     analyse_into(str(out), video, cfg, echo=lambda s: None)
     assert not (out / "tracks").exists() and not (out / "persons").exists()
-    analyse_into(str(out), video, RunConfig(fps=1.0, explain="none", device="cpu", identity="video"),
+    analyse_into(str(out), video, RunConfig.from_flat(fps=1.0, explain="none", device="cpu", identity="video"),
               echo=lambda s: None)
     assert len(list((out / "tracks").glob("*.parquet"))) == 1 and not (out / "persons").exists()
     analyse_into(str(out), video, cfg, echo=lambda s: None)  # off again: hash differs

@@ -24,7 +24,7 @@ def analyzer():
     segments carry attributions too."""
     from emotion_batch.pipeline import VideoAnalyzer
 
-    return VideoAnalyzer(RunConfig(device="cpu", fps=2.0, explain="sample", explain_every=1))
+    return VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="sample", explain_every=1))
 
 
 def _ctx(store, config, model_version="m1"):

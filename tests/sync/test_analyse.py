@@ -10,17 +10,19 @@ import pytest
 from scipy import signal as sps
 
 from emotion_batch import media, sync
+from emotion_batch.config import SyncConfig
 from emotion_batch.vision.mouths import TrackLog
 
 FPS = 25
 FRAME_S = 1.0 / FPS
 
 
-def analyze(path, tracks, audio="read", **kw):
-    """analyze_sync on `path` as the pipeline calls it: probe first; audio="read" decodes it whole."""
+def analyze(path, tracks, audio="read", *, speaking=True, **settings):
+    """analyze_sync on `path` as the pipeline calls it: probe first; audio="read" decodes it whole;
+    settings: SyncConfig fields (the run's --sync-* options)."""
     info = media.probe(str(path))
     clip = media.read_audio(str(path)) if audio == "read" else audio
-    return sync.analyze_sync(info, tracks, clip, **kw)
+    return sync.analyze_sync(info, tracks, clip, settings=SyncConfig(**settings), speaking=speaking)
 
 
 def test_choose_windows_whole_short_video_spread_long_one():
@@ -114,7 +116,7 @@ def test_detector_tracks_the_test_face(videos):
 def test_offset_within_one_frame(videos, offset):
     out, tracks = videos
     path, _ = out[offset]
-    res = analyze(path, tracks, max_shift_s=1.0)
+    res = analyze(path, tracks, max_av_shift_s=1.0)
     r = res.result
     assert r.method == "dtw", r.reason
     assert abs(r.offset_s - offset) < FRAME_S, f"estimated {r.offset_s:+.3f} s for {offset:+.3f} s"
@@ -223,7 +225,7 @@ def test_pass_two_scores_every_face_second_beyond_the_offset_windows(videos):
     in_pass1 = {s for s in needed if one.windows[0][0] <= s + 0.5 < one.windows[0][1]}
     assert needed - in_pass1 and all(any(a <= s < b for a, b in one.speaking_windows) for s in needed - in_pass1)
     # the same seconds scored by pass 1 alone (every window decoded for the offset)
-    full = analyze(path, tracks, None, window_s=3.0, max_windows=None)
+    full = analyze(path, tracks, None, window_s=3.0, max_windows=0)  # 0: no cap
     assert full.speaking_windows == () and set(full.speaking[fid]) == needed
     a = np.array([one.speaking[fid][s] for s in sorted(needed - in_pass1)])
     b = np.array([full.speaking[fid][s] for s in sorted(needed - in_pass1)])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from emotion_batch import media, sync
+from emotion_batch.config import SyncConfig
 from emotion_batch.media.frames import LUMA
 from emotion_batch.media.windows import WindowReader
 from emotion_batch.sync.stream import SETTLE_S, MotionStream
@@ -69,8 +70,8 @@ def test_streamed_motion_gives_the_same_offset_and_scores(talking):
     path, log = talking
     info, motion, _ = _streamed(path, log, chunk=5)
     tracks = log.tracks(min_obs=1)
-    old = sync.analyze_sync(info, tracks, None, max_shift_s=1.0)
-    new = sync.analyze_sync(info, tracks, None, max_shift_s=1.0, motion=motion)
+    old = sync.analyze_sync(info, tracks, None, settings=SyncConfig(max_av_shift_s=1.0))
+    new = sync.analyze_sync(info, tracks, None, settings=SyncConfig(max_av_shift_s=1.0), motion=motion)
     assert new.result.method == old.result.method == "dtw"
     assert new.result.offset_s == pytest.approx(old.result.offset_s, abs=0.01)  # a quarter frame
     assert abs(new.result.offset_s - 0.12) < 1 / 25
@@ -104,6 +105,18 @@ def test_the_analyzer_decodes_each_video_once(talking, monkeypatch):
 
     monkeypatch.setattr(sync.analyse, "WindowReader", refuse)
     path, _ = talking
-    res = VideoAnalyzer(RunConfig(device="cpu", fps=2.0, explain="none"))(path)
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="none"))(path)
     assert res.ok, res.error
     assert abs(res.av_offset_s - 0.12) < 1 / 25
+
+
+def test_the_runs_sync_settings_reach_the_sync_stage(talking):
+    """RunConfig.sync is what the analyzer's sync stage uses: an offset that must correlate
+    perfectly is never trusted, so the same video falls back to the container clock."""
+    from emotion_batch.config import RunConfig
+    from emotion_batch.pipeline import VideoAnalyzer
+
+    path, _ = talking
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", fps=2.0, explain="none", sync_min_confidence=1.0))(path)
+    assert res.ok, res.error
+    assert res.av_offset_s == 0.0 and res.av_method.startswith("container (mouth motion and audio do not match")

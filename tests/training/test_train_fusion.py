@@ -37,7 +37,8 @@ def _records(n, informative: str, seed=0):
 
 def _mean_w_audio(params, records):
     b = _stack(records)
-    w_v, w_a = FusionModel(None, None, params).weights(b["score"], b["size"], b["speech"], b["has_face"], b["has_audio"])
+    w_v, w_a = FusionModel(None, None, params).weights(face_score=b["score"], face_size_px=b["size"], speech=b["speech"],
+                                                       has_face=b["has_face"], has_audio=b["has_audio"])
     return float(w_a.detach().mean())
 
 

@@ -52,7 +52,7 @@ def test_detect_interval_tracks_between_keyframes(made_videos):
     from emotion_batch.config import RunConfig
     from emotion_batch.pipeline import VideoAnalyzer
 
-    res = VideoAnalyzer(RunConfig(device="cpu", detect_interval_s=1.0, explain="none"))(made_videos["face"][0])
+    res = VideoAnalyzer(RunConfig.from_flat(device="cpu", detect_interval_s=1.0, explain="none"))(made_videos["face"][0])
     rows = [r for r in res.timeline.to_pylist() if r["face_id"] >= 0]
     assert [(r["face_id"], r["second"], r["n_frames"]) for r in rows] == [(0, 0, 5), (0, 1, 5), (0, 2, 5)]
 

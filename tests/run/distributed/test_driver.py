@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.ray]
 # keyframe policy (vision/keyframes.py) it re-detects frames the whole video only re-found, and
 # the numbers of a split video differ a little from the unsplit one (0.05 px in a box here);
 # the tests below compare the two for exact stitching.
-CONFIG = RunConfig(device="cpu", explain="none", fps=2.0, detect_interval_s=0.0)
+CONFIG = RunConfig.from_flat(device="cpu", explain="none", fps=2.0, detect_interval_s=0.0)
 ON_WORKER = {"emotion_worker": 1}
 READY = re.compile(r"analysis worker ready on \S+ \([^;]+; pid (\d+), node (\w+)\)")
 
@@ -368,7 +368,7 @@ def test_driver_memory_does_not_grow_with_the_number_of_units(cluster, tmp_path)
     import ray
 
     vids = make_tiny_videos(tmp_path / "v", 8, seconds=30.0)
-    config = RunConfig(device="cpu", explain="none", fps=1.0)
+    config = RunConfig.from_flat(device="cpu", explain="none", fps=1.0)
     run(vids[:1], tmp_path / "warm-up", config=config)  # one-time costs (imports, caches) out of the way
     growth, refs = {}, {}
     for n in (2, 8):
