@@ -138,24 +138,7 @@ class TimelineBuilder:
         keys = sorted(list(self._acc) + [(NO_FACE, s) for s in self._no_face_seconds(seconds, p_of, usable)],
                       key=lambda k: (k[1], k[0]))
         n = len(keys)
-        v = np.full((n, N_LABELS), np.nan, np.float32)
-        a = np.full((n, N_LABELS), np.nan, np.float32)
-        score = np.full(n, np.nan, np.float32)
-        box = np.full((n, 4), np.nan, np.float32)
-        speech = np.zeros(n, np.float32)
-        n_frames = np.zeros(n, np.int32)
-        for i, key in enumerate(keys):
-            acc = self._acc.get(key)
-            if acc is not None:
-                n_frames[i] = acc.n
-                v[i] = acc.probs / acc.n
-                score[i] = acc.score / acc.n
-                box[i] = acc.box / acc.n
-            if audio is not None:
-                sp, ap = audio.at(key[1])
-                speech[i] = sp
-                if ap is not None:
-                    a[i] = ap
+        v, a, score, box, speech, n_frames = self._means(keys, audio)
         size = np.sqrt(np.clip((box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]), 0, None))
         speaker_p = np.array([p_of.get(k, np.nan) for k in keys], np.float32)
         inputs = FusionInputs(v, a, score, size, speech, n_frames > 0, ~np.isnan(a).any(axis=1), speaker_p)
@@ -183,6 +166,30 @@ class TimelineBuilder:
             w_visual=w_v,
             w_audio=w_a,
         )
+
+    def _means(self, keys: list[tuple[int, int]], audio: SecondAudio | None) -> tuple[np.ndarray, ...]:
+        """Per row: the visual expert's mean probabilities, the audio expert's, the mean face
+        score and box, the speech fraction and the frames seen (NaN / 0 where there are none)."""
+        n = len(keys)
+        v = np.full((n, N_LABELS), np.nan, np.float32)
+        a = np.full((n, N_LABELS), np.nan, np.float32)
+        score = np.full(n, np.nan, np.float32)
+        box = np.full((n, 4), np.nan, np.float32)
+        speech = np.zeros(n, np.float32)
+        n_frames = np.zeros(n, np.int32)
+        for i, key in enumerate(keys):
+            acc = self._acc.get(key)
+            if acc is not None:
+                n_frames[i] = acc.n
+                v[i] = acc.probs / acc.n
+                score[i] = acc.score / acc.n
+                box[i] = acc.box / acc.n
+            if audio is not None:
+                sp, ap = audio.at(key[1])
+                speech[i] = sp
+                if ap is not None:
+                    a[i] = ap
+        return v, a, score, box, speech, n_frames
 
     @staticmethod
     def _usable_speech(seconds: range, audio: SecondAudio | None, min_speech: float) -> set[int]:
