@@ -101,3 +101,24 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     assert fig.upward_imports == ["models/net.py: emotion_batch.vision (layer 1 -> 2)",
                                   "vision/detect.py: emotion_batch.pipeline (layer 2 -> 5)"], fig.upward_imports
     assert fig.unranked == ["newpart"]
+
+
+def test_the_package_stays_within_the_readability_limits():
+    """Issue 23's measure, kept: no module over 400 lines, no function over 60, at most 8
+    functions with more than 5 positional parameters, no subpackage over 10 modules
+    (scripts/structure_check.py prints the figures)."""
+    fig = _structure_check().measure()
+    assert fig.over_limits() == [], fig.over_limits()
+
+
+def test_the_readability_check_can_fail(tmp_path):
+    check = _structure_check()
+    pkg = tmp_path / "emotion_batch"
+    (pkg / "big").mkdir(parents=True)
+    (pkg / "big" / "__init__.py").write_text("")
+    for i in range(11):
+        (pkg / "big" / f"m{i}.py").write_text("")
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    (pkg / "big" / "m0.py").write_text(f"def long(a, b, c, d, e, f):\n{body}\n")
+    over = check.measure(pkg).over_limits()
+    assert "function big/m0.py:long has 62 lines" in over and "subpackage emotion_batch/big (11 modules)" in over, over
