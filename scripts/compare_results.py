@@ -4,7 +4,8 @@
     python scripts/compare_results.py BEFORE AFTER [--atol 1e-5]
 
 Used to show that a refactoring changed no output: run the same videos with the old and the
-new code into two folders and compare them. Rows are matched on (video_id, face_id, second);
+new code into two folders and compare them: timelines, attributions, the manifest and the
+identity step's tracks (embeddings and person ids). Rows are matched on (video_id, face_id, second);
 float columns must agree within --atol (default 1e-5: float32 results computed through other
 kernels or batch shapes may differ in the last bits, see tests), everything else exactly.
 Columns that record when, where and how fast a run happened (timings, worker, timestamps) are
@@ -29,14 +30,20 @@ from emotion_batch.query import open_results  # noqa: E402
 from emotion_batch.schemas import STAGES  # noqa: E402
 
 KEYS = {"timelines": ["video_id", "face_id", "second"], "attributions": ["video_id", "face_id", "second"],
-        "videos": ["video_id"]}
+        "videos": ["video_id"], "tracks": ["video_id", "face_id"]}
 NOT_COMPARED = {f"t_{s}" for s in STAGES} | {"t_total", "worker", "started_at", "finished_at", "device"}
 
 
-def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, common: bool = False) -> list[str]:
-    """Differences between two versions of one table, as readable lines (empty when equal)."""
+def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, common: bool = False,
+                   skip: frozenset = frozenset()) -> list[str]:
+    """Differences between two versions of one table, as readable lines (empty when equal).
+    Columns in `skip` ("table.column") are not compared (and said so)."""
     keys = KEYS[name]
     out = []
+    dropped = [c for c in a.columns.union(b.columns) if f"{name}.{c}" in skip]
+    if dropped:
+        print(f"  {name}: not compared, as asked: {dropped}")
+        a, b = a.drop(columns=dropped, errors="ignore"), b.drop(columns=dropped, errors="ignore")
     if list(a.columns) != list(b.columns):
         only = sorted(set(a.columns) ^ set(b.columns))
         if not common:
@@ -55,6 +62,12 @@ def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, com
         if col in NOT_COMPARED or col in keys:
             continue
         x, y = a[col], b[col]
+        if len(x) and isinstance(x.iloc[0], (list, np.ndarray)):  # an embedding: one float vector per row
+            xv, yv = np.stack(x.to_numpy()).astype(np.float64), np.stack(y.to_numpy()).astype(np.float64)
+            if xv.shape != yv.shape or not np.allclose(xv, yv, rtol=0, atol=atol):
+                diff = np.abs(xv - yv).max() if xv.shape == yv.shape else float("nan")
+                out.append(f"{name}.{col}: vectors differ (shapes {xv.shape} vs {yv.shape}, max |diff| {diff:.3g})")
+            continue
         if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
             xv, yv = x.to_numpy(np.float64), y.to_numpy(np.float64)
             nan_x, nan_y = np.isnan(xv), np.isnan(yv)
@@ -74,23 +87,32 @@ def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, com
     return out
 
 
-def _by_path(results) -> dict[str, pd.DataFrame]:
-    """The three tables with video_id replaced by the video's path (from the manifest)."""
+def _tracks(root: str) -> pd.DataFrame:
+    """The identity step's tracks/ (face tracks, their embeddings and person ids), if any."""
+    files = sorted(Path(root, "tracks").glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame(
+        columns=KEYS["tracks"])
+
+
+def _by_path(root: str) -> dict[str, pd.DataFrame]:
+    """The tables with video_id replaced by the video's path (from the manifest)."""
+    results = open_results(root)
     path = dict(zip(results.videos["video_id"], results.videos["path"]))
     out = {}
     for name in KEYS:
-        t = getattr(results, name).copy()
+        t = (_tracks(root) if name == "tracks" else getattr(results, name)).copy()
         t["video_id"] = t["video_id"].map(path).fillna(t["video_id"])
         out[name] = t
     return out
 
 
-def compare(before: str, after: str, atol: float = 1e-5, common: bool = False) -> list[str]:
-    ra, rb = _by_path(open_results(before)), _by_path(open_results(after))
+def compare(before: str, after: str, atol: float = 1e-5, common: bool = False,
+            skip: frozenset = frozenset()) -> list[str]:
+    ra, rb = _by_path(before), _by_path(after)
     diffs = []
     for name in KEYS:
         a, b = ra[name], rb[name]
-        d = compare_frames(name, a, b, atol, common)
+        d = compare_frames(name, a, b, atol, common, skip)
         print(f"{name}: {len(a)} vs {len(b)} rows, {'same' if not d else f'{len(d)} difference(s)'}")
         diffs += d
     return diffs
@@ -102,8 +124,10 @@ def main() -> int:
     ap.add_argument("after")
     ap.add_argument("--atol", type=float, default=1e-5)
     ap.add_argument("--common-columns", action="store_true", help="compare only the columns both sides have")
+    ap.add_argument("--skip", action="append", default=[], metavar="TABLE.COLUMN",
+                    help="a column not to compare, e.g. videos.config_json after its layout changed (repeatable)")
     a = ap.parse_args()
-    diffs = compare(a.before, a.after, a.atol, a.common_columns)
+    diffs = compare(a.before, a.after, a.atol, a.common_columns, frozenset(a.skip))
     for d in diffs:
         print("  " + d)
     print("SAME" if not diffs else f"DIFFERENT ({len(diffs)})")
