@@ -175,7 +175,8 @@ class RunConfig:
         return {**d, **{key: getattr(getattr(self, part), name) for key, (part, name) in _NESTED.items()}}
 
     def to_dict(self) -> dict:
-        """Nested as the dataclasses are (the manifest's config_json, the run log)."""
+        """Nested as the dataclasses are (the run log). The manifest's config_json holds `to_flat()`:
+        the option names, whose keys stay what they were before the sub-configs existed."""
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:

@@ -62,11 +62,10 @@ def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, com
         if col in NOT_COMPARED or col in keys:
             continue
         x, y = a[col], b[col]
-        if len(x) and isinstance(x.iloc[0], (list, np.ndarray)):  # an embedding: one float vector per row
-            xv, yv = np.stack(x.to_numpy()).astype(np.float64), np.stack(y.to_numpy()).astype(np.float64)
-            if xv.shape != yv.shape or not np.allclose(xv, yv, rtol=0, atol=atol):
-                diff = np.abs(xv - yv).max() if xv.shape == yv.shape else float("nan")
-                out.append(f"{name}.{col}: vectors differ (shapes {xv.shape} vs {yv.shape}, max |diff| {diff:.3g})")
+        if any(isinstance(v, (list, np.ndarray)) for v in x):  # an embedding: a float vector (or null) per row
+            bad = [i for i, (u, w) in enumerate(zip(x, y)) if not _same_vector(u, w, atol)]
+            if bad:
+                out.append(f"{name}.{col}: {len(bad)} vector(s) differ; first at {tuple(a.loc[bad[0], keys])}")
             continue
         if pd.api.types.is_float_dtype(x) or pd.api.types.is_float_dtype(y):
             xv, yv = x.to_numpy(np.float64), y.to_numpy(np.float64)
@@ -85,6 +84,14 @@ def compare_frames(name: str, a: pd.DataFrame, b: pd.DataFrame, atol: float, com
                 out.append(f"{name}.{col}: {int(bad.sum())} value(s) differ; first at {tuple(a.loc[i, keys])}: "
                            f"{xs[i]!r} vs {ys[i]!r}")
     return out
+
+
+def _same_vector(u, w, atol: float) -> bool:
+    """Two embeddings (or two nulls) agree within atol."""
+    if u is None or w is None or (np.isscalar(u) and pd.isna(u)) or (np.isscalar(w) and pd.isna(w)):
+        return (u is None or np.isscalar(u)) and (w is None or np.isscalar(w))
+    u, w = np.asarray(u, np.float64), np.asarray(w, np.float64)
+    return u.shape == w.shape and bool(np.allclose(u, w, rtol=0, atol=atol, equal_nan=True))
 
 
 def _tracks(root: str) -> pd.DataFrame:

@@ -77,7 +77,7 @@ def test_from_flat_round_trip_and_nested_dict():
     assert c.explain == ExplainConfig(mode="all", every=3)
     assert RunConfig.from_flat(**c.to_flat()) == c
     assert set(c.to_flat()) == set(RunConfig.flat_names())
-    d = json.loads(json.dumps(c.to_dict()))  # what the manifest's config_json holds
+    d = json.loads(json.dumps(c.to_dict()))  # what the run log shows
     assert d["sync"]["window_s"] == 10.0 and d["explain"] == {"mode": "all", "every": 3} and d["fps"] == 2.0
     with pytest.raises(TypeError, match="sync_windw_s"):
         RunConfig.from_flat(sync_windw_s=10)

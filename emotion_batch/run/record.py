@@ -88,7 +88,7 @@ def manifest_row(result: VideoResult, *, item: WorkItem | None = None, ctx: RunC
         av_method=result.av_method,
         model_version=ctx.model_version,
         config_hash=ctx.config_hash,
-        config_json=json.dumps(ctx.config.to_dict(), sort_keys=True),
+        config_json=json.dumps(ctx.config.to_flat(), sort_keys=True),  # the option names (flat; stable keys)
         schema_version=SCHEMA_VERSION,
         duplicate_of=item.duplicate_of if item is not None and result.status == "duplicate" else None,
         **{f"t_{s}": timings.get(s) for s in STAGES},

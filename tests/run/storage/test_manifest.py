@@ -1,5 +1,6 @@
 """The typed manifest row: exactly the declared schema, built from a result."""
 
+import json
 from dataclasses import fields
 
 from emotion_batch.run.record import manifest_row
@@ -33,6 +34,8 @@ def test_ok_row_from_result_round_trips_through_arrow(tmp_path):
                                   started_at="2026-01-01T00:00:00+00:00")
     assert row.ok and row.width == 320 and row.faces_found == 2 and row.t_decode == 1.5 and row.t_detect is None
     assert row.config_hash == RunConfig().config_hash() and row.stage_seconds()["decode"] == 1.5
+    settings = json.loads(row.config_json)  # by the option names, flat: the keys earlier rows have keep their meaning
+    assert settings == RunConfig().to_flat() and settings["explain"] == "sample" and settings["sync_window_s"] == 20.0
     back = row.to_arrow()
     assert back.schema.equals(MANIFEST_SCHEMA) and back.to_pylist()[0]["t_total"] == 3.0
 
