@@ -42,9 +42,10 @@ Licences (checked 2026-12-04):
   "Copyright (c) 2021 Vladimir Mandic". That covers the conversion and packaging.
 - Upstream weights: the HSE_FaceRec_tf repository has no LICENSE file and states no licence
   (README: "Tensorflow/Keras small models for face recognition"); MobileFaceNet_TF likewise has
-  no LICENSE file. The identity features were trained on VGGFace2 (research use). So the
-  weights' own licence is not stated by their authors: MIT from the repackager is not a grant
-  from the copyright holder of the weights.
+  no LICENSE file. The identity features were trained on VGGFace2 (upstream README), a set of
+  web photos of public figures whose terms are not restated here. So the weights' own licence
+  is not stated by their authors: MIT from the repackager is not a grant from the copyright
+  holder of the weights.
 
 TFJS facts honoured: the graph is a GraphDef in protobuf-JSON (`modelTopology`); weights are
 the manifest's entries in order, concatenated over its `paths`, each `prod(shape)` values of its
