@@ -13,12 +13,16 @@ Candidates:
   ArcFace 5-point alignment of MTCNN's landmarks to 112x112, RGB, (x - 127.5) / 128.
 Every candidate sees the same faces: those the pipeline would embed (MTCNN box, dlib chip passing
 the size and sharpness gates of identity/collect.py). Labelled faces: see benchmarks/person_grouping.py
-(face_recognition 1.3.0's test photos, scikit-image's astronaut, the sample videos).
+(face_recognition 1.3.0's test photos, scikit-image's astronaut, the sample videos), plus with
+--group-photos every usable face of each group photo (@vladmandic/face-api 1.7.15's
+demo/sample1-6.jpg: 3-5 different women each): a pair of faces from one group photo is a
+known different-person pair; a group face's pairs with any other photo are unknown and left out.
 
 Per candidate: ROC AUC over all pairs (same person vs different); pairwise verification
 (similarity >= t) at the threshold with the highest recall among those with precision >= 0.99;
 person grouping (complete linkage, identity/group.py) at that threshold; the same on the harder
-pairs only (the two faces from different photos/videos); ms per face (onnxruntime / dlib on this
+pairs only ("cross-source": every different-person pair, and the same-person pairs whose two
+faces come from different photos/videos, i.e. those a tracker cannot join); ms per face (onnxruntime / dlib on this
 CPU, batches of --batch, after one warm-up batch); size of the weights.
 """
 
@@ -36,11 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from person_grouping import PHOTOS, VIDEOS, pairwise  # noqa: E402
+from person_grouping import PHOTOS, VIDEOS  # noqa: E402
 
 from emotion_batch.identity.collect import MIN_FACE_PX, MIN_SHARPNESS  # noqa: E402
 from emotion_batch.identity.embed import MODEL_FILES, FaceEmbedder, model_dir, sharpness  # noqa: E402
-from emotion_batch.identity.group import group_video  # noqa: E402
+from emotion_batch.identity.group import SAME_PERSON_SIM, group_video  # noqa: E402
 from emotion_batch.vision.align import similarity_transform  # noqa: E402
 
 ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
@@ -55,8 +59,10 @@ class Face:
         self.img, self.box, self.lm, self.label, self.source, self.chip = img, box, lm, label, source, chip
 
 
-def labelled_faces(emb: FaceEmbedder, det, images: Path | None, videos: Path, step: float) -> list[Face]:
-    """The largest face of each labelled image / video frame that passes the pipeline's gates."""
+def labelled_faces(emb: FaceEmbedder, det, images: Path | None, videos: Path, step: float,
+                   groups: Path | None = None) -> list[Face]:
+    """The largest face of each labelled image / video frame, every face of each group photo
+    (label `group:<photo>#k`), that passes the pipeline's gates."""
     from PIL import Image
     import skimage.data
 
@@ -64,23 +70,26 @@ def labelled_faces(emb: FaceEmbedder, det, images: Path | None, videos: Path, st
 
     faces: list[Face] = []
 
-    def take(img: np.ndarray, label: str, source: str) -> None:
+    def take(img: np.ndarray, label: str, source: str, every: bool = False) -> None:
         f = det.detect(img[None])[0]
         if not len(f):
             return
-        k = int(np.argmax((f.boxes[:, 2] - f.boxes[:, 0]) * (f.boxes[:, 3] - f.boxes[:, 1])))
-        box = f.boxes[k]
-        if min(box[2] - box[0], box[3] - box[1]) < MIN_FACE_PX:
-            return
-        chip = emb.chips(img, box[None])[0]
-        if sharpness(chip) >= MIN_SHARPNESS:
-            faces.append(Face(img, box, f.landmarks[k], label, source, chip))
+        area = (f.boxes[:, 2] - f.boxes[:, 0]) * (f.boxes[:, 3] - f.boxes[:, 1])
+        for k in range(len(f)) if every else [int(np.argmax(area))]:
+            box = f.boxes[k]
+            if min(box[2] - box[0], box[3] - box[1]) < MIN_FACE_PX:
+                continue
+            chip = emb.chips(img, box[None])[0]
+            if sharpness(chip) >= MIN_SHARPNESS:
+                faces.append(Face(img, box, f.landmarks[k], f"{label}#{k}" if every else label, source, chip))
 
     if images is not None:
         for label, names in PHOTOS.items():
             for n in names:
                 take(np.asarray(Image.open(images / n).convert("RGB")), label, n)
     take(skimage.data.astronaut(), "collins", "astronaut")
+    for p in sorted(groups.glob("*.jpg")) if groups is not None else []:
+        take(np.asarray(Image.open(p).convert("RGB")), f"group:{p.name}", f"group:{p.name}", every=True)
     for name, label in VIDEOS.items():
         for chunk in iter_frames(str(videos / name), 1.0 / step, 8):
             for img in chunk.frames:
@@ -185,11 +194,38 @@ def verification(vecs: np.ndarray, faces: list[Face], mask: np.ndarray | None = 
             "pos_min": float(s[same].min()), "neg_max": float(s[~same].max())}
 
 
-def grouping(vecs: np.ndarray, faces: list[Face], t: float) -> tuple[float, float]:
+def known_pairs(faces: list[Face]) -> np.ndarray:
+    """Pairs (upper triangle order) whose truth is known: a group-photo face only pairs with the
+    other faces of its own photo."""
+    grp = [f.source.startswith("group:") for f in faces]
+    iu = np.triu_indices(len(faces), 1)
+    return np.array([(not grp[i] and not grp[j]) or faces[i].source == faces[j].source for i, j in zip(*iu)])
+
+
+def verification_at(vecs: np.ndarray, faces: list[Face], mask: np.ndarray, t: float) -> tuple[float, float, int]:
+    """Pairwise precision, recall and false accepts of `similarity >= t` over the masked pairs."""
+    iu = np.triu_indices(len(faces), 1)
+    s = pair_sims(vecs, mask)
+    same = np.array([faces[i].label == faces[j].label for i, j in zip(*iu)])[mask]
+    acc = s >= t
+    return float((acc & same).sum() / max(int(acc.sum()), 1)), float((acc & same).sum() / max(int(same.sum()), 1)), int((acc & ~same).sum())
+
+
+def pair_sims(vecs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
+    return (vecs @ vecs.T)[np.triu_indices(len(vecs), 1)][mask]
+
+
+def grouping(vecs: np.ndarray, faces: list[Face], t: float, known: np.ndarray) -> tuple[float, float]:
+    """Pairwise precision and recall, over the known pairs, of complete-linkage grouping at t."""
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-9)
     spans = np.stack([np.arange(len(faces)), np.arange(len(faces))], 1).astype(float)
-    p, r, _, _ = pairwise(group_video(vecs, spans, threshold=t), [f.label for f in faces])
-    return p, r
+    pred = group_video(vecs, spans, threshold=t)
+    iu = np.triu_indices(len(faces), 1)
+    joined = (pred[iu[0]] == pred[iu[1]])[known]
+    same = np.array([faces[i].label == faces[j].label for i, j in zip(*iu)])[known]
+    tp = int((joined & same).sum())
+    return tp / max(int(joined.sum()), 1), tp / max(int(same.sum()), 1)
 
 
 def candidates(emb: FaceEmbedder, onnx_dir: Path | None, threads: int) -> dict:
@@ -209,6 +245,7 @@ def main() -> None:
     ap.add_argument("--images", type=Path, default=None, help="face_recognition 1.3.0's tests/test_images")
     ap.add_argument("--videos", type=Path, default=ROOT.parent / "shared" / "data" / "videos")
     ap.add_argument("--onnx-dir", type=Path, default=None, help="output of scripts/convert_human_faceres.py")
+    ap.add_argument("--group-photos", type=Path, default=None, help="@vladmandic/face-api's demo/ (sample*.jpg)")
     ap.add_argument("--step", type=float, default=2.0, help="seconds between video faces")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
@@ -219,24 +256,34 @@ def main() -> None:
     from emotion_batch.vision.detect import FaceDetector
 
     emb = FaceEmbedder()
-    faces = labelled_faces(emb, FaceDetector(torch.device("cpu")), a.images, a.videos, a.step)
+    faces = labelled_faces(emb, FaceDetector(torch.device("cpu")), a.images, a.videos, a.step, a.group_photos)
     labels = [f.label for f in faces]
     iu = np.triu_indices(len(faces), 1)
-    cross = np.array([faces[i].source != faces[j].source for i, j in zip(*iu)])
-    print(f"{len(faces)} faces: " + ", ".join(f"{k} {labels.count(k)}" for k in sorted(set(labels)))
-          + f"; {os.cpu_count()} CPUs, batch {a.batch}, onnxruntime threads {a.threads}")
+    known = known_pairs(faces)
     same = np.array([labels[i] == labels[j] for i, j in zip(*iu)])
-    print(f"pairs: {int(same.sum())} same-person ({int((same & cross).sum())} of them across two photos/videos), "
-          f"{int((~same).sum())} different")
+    cross = np.array([faces[i].source != faces[j].source for i, j in zip(*iu)]) & known | (~same & known)
+    grp = np.array([faces[i].source.startswith("group:") for i, _ in zip(*iu)]) & known
+    named = sorted({k for k in labels if not k.startswith("group:")})
+    print(f"{len(faces)} faces: " + ", ".join(f"{k} {labels.count(k)}" for k in named)
+          + f", group photos {len(labels) - sum(labels.count(k) for k in named)}"
+          + f"; {os.cpu_count()} CPUs, batch {a.batch}, onnxruntime threads {a.threads}")
+    print(f"known pairs: {int(same.sum())} same-person ({int((same & cross).sum())} of them across two photos/"
+          f"videos), {int((~same & known).sum())} different ({int(grp.sum())} within group photos)")
     print("model           MB  ms/face | all pairs: AUC    d'    t@P>=.99 P     R     grouping P/R | same min diff max"
-          " | cross-source: AUC    d'    t       P     R     same min")
+          " | cross-source: AUC    d'    t       P     R     same min | group max")
     for name, (prep, run, mb) in candidates(emb, a.onnx_dir, a.threads).items():
         vecs, ms = timed(run, prep(faces), a.batch, a.repeats)
-        v, c = verification(vecs, faces), verification(vecs, faces, cross)
-        gp, gr = grouping(vecs, faces, v["t"])
+        v, c = verification(vecs, faces, known), verification(vecs, faces, cross)
+        gp, gr = grouping(vecs, faces, v["t"], known)
+        if name == "dlib":
+            shipped = (verification_at(vecs, faces, known, SAME_PERSON_SIM), grouping(vecs, faces, SAME_PERSON_SIM, known))
         print(f"{name:13s} {mb:5.1f} {ms:7.1f}  |  {v['auc']:.4f} {v['d']:5.2f}  {v['t']:.3f}   {v['p']:.3f} {v['r']:.3f} "
               f"{gp:.3f}/{gr:.3f}  |  {v['pos_min']:.3f}    {v['neg_max']:.3f}  |  {c['auc']:.4f} {c['d']:5.2f}  "
-              f"{c['t']:.3f}   {c['p']:.3f} {c['r']:.3f} {c['pos_min']:.3f}")
+              f"{c['t']:.3f}   {c['p']:.3f} {c['r']:.3f} {c['pos_min']:.3f}    | {pair_sims(vecs, grp).max(initial=-1):.3f}")
+
+    (vp, vr, nfp), (sp, sr) = shipped
+    print(f"dlib at the shipped SAME_PERSON_SIM {SAME_PERSON_SIM}: verification P {vp:.3f} R {vr:.3f} "
+          f"({nfp} different-person pairs at or above it), grouping P {sp:.3f} R {sr:.3f}")
 
 
 if __name__ == "__main__":
