@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_LINKAGE = 2000  # tracks clustered at once; a video with more is taken in blocks of this many
-SAME_PERSON_SIM = 0.92  # cosine similarity, chosen on labelled faces (docs/identity.md)
+SAME_PERSON_SIM = 0.94  # cosine similarity, chosen on labelled faces (docs/identity.md, benchmarks/embedder_compare.py)
 BLOCK = 4096
 
 
