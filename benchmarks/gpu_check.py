@@ -21,6 +21,10 @@ the figures it can. It writes $OUT/gpu_check.json and prints (and writes) a tabl
   detector    stock facenet-pytorch MTCNN vs our detector on the device: ms per frame, faces
   explain     `--explain sample` cost over `--explain none` (needs shap, which needs numba)
   runtimes    torch vs onnx runtime, analysis seconds of one video each
+
+Every analysis here runs with `--identity off`: the face-recognition embedder (dlib-bin and the
+face-recognition-models weights, ~100 MB) cannot travel within the carry limit, and it runs on
+the CPU on any machine (dlib-bin has no CUDA build); its cost is benchmarks/identity_cost.py's.
 """
 
 from __future__ import annotations
@@ -126,7 +130,7 @@ def throughput(work: Path, size: tuple[int, int], seconds: float, procs: int, de
         dirs.append(d)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + ([str(SITE)] if SITE.is_dir() else [])))
     cmds = [[sys.executable, str(ROOT / "cli.py"), "run", str(d), "--out", str(d.parent / f"out{i}"), "--engine",
-             "local", "--device", device, "--explain", "none", "--fps", str(FPS), "--no-progress"]
+             "local", "--device", device, "--explain", "none", "--identity", "off", "--fps", str(FPS), "--no-progress"]
             for i, d in enumerate(dirs)]
     t0 = time.perf_counter()
     with Dmon(dmon, work.parent / f"dmon_{tag}.log") as mon:
@@ -154,7 +158,7 @@ def agreement(path: Path, device: str) -> dict:
     from emotion_batch.pipeline import VideoAnalyzer
     from emotion_batch.schemas import prob_columns
 
-    res = {d: VideoAnalyzer(RunConfig.from_flat(device=d, explain="none"))(str(path)) for d in ("cpu", device)}
+    res = {d: VideoAnalyzer(RunConfig.from_flat(device=d, explain="none", identity="off"))(str(path)) for d in ("cpu", device)}
     a, b = (res[d].timeline.to_pandas() for d in ("cpu", device))
     key = ["face_id", "second"]
     m = a.merge(b, on=key, suffixes=("_c", "_g"))
@@ -210,7 +214,7 @@ def explain_cost(path: Path, device: str) -> dict:
 
     out = {}
     for mode in ("none", "sample"):
-        a = VideoAnalyzer(RunConfig.from_flat(device=device, explain=mode))
+        a = VideoAnalyzer(RunConfig.from_flat(device=device, explain=mode, identity="off"))
         t0 = time.perf_counter()
         r = a(str(path))
         out[mode] = {"analysis_s": time.perf_counter() - t0, "explain_s": r.timings.get("explain"),
@@ -226,7 +230,7 @@ def runtimes(path: Path, device: str) -> dict:
     out = {}
     for rt in ("torch", "onnx"):
         try:
-            a = VideoAnalyzer(RunConfig.from_flat(device=device, explain="none", runtime=rt))
+            a = VideoAnalyzer(RunConfig.from_flat(device=device, explain="none", runtime=rt, identity="off"))
             if device != "cpu":
                 a(str(path))  # warm-up: CUDA kernels and sessions (nothing to warm on the CPU)
             t0 = time.perf_counter()
