@@ -2,7 +2,7 @@
 
 Before a run analyses a video it creates `<results>/claims/<video_id>.claim`, a small JSON
 record of who holds it (host, pid, run id, start time); the claim is removed once the video's
-manifest row is written (`drop_claim`, called by `record_result`) or when the run ends. A
+manifest row is written (`drop_claim`, called by `record.record`) or when the run ends. A
 second run skips every video that a *live* other run holds and says so.
 
 * Creating a claim is atomic on a local file system: the record is written to a private
