@@ -94,7 +94,8 @@ class FaceDetector:
         """
         if len(boxes) == 0:
             return FrameFaces.empty()
-        img = torch.as_tensor(frame).to(self.device).permute(2, 0, 1)[None].float()
+        # planar float frame, as in mtcnn._detect (roi_align would copy a channels-last one per call)
+        img = torch.as_tensor(frame).to(self.device).permute(2, 0, 1).contiguous()[None].float()
         b = torch.as_tensor(np.asarray(boxes, np.float32), device=self.device)
         c, half = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]) * grow / 2
         cand = rerec(torch.cat([c - half, c + half, torch.ones(len(b), 1, device=self.device)], 1))

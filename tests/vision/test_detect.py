@@ -72,3 +72,22 @@ def test_pnet_boxes_match_facenets_generate_bounding_box(scale, thresh):
     assert got_b.dtype == want_b.dtype == torch.float32 and got_i.dtype == want_i.dtype == torch.int64
     assert got_b.shape == want_b.shape and torch.equal(got_i, want_i)
     np.testing.assert_allclose(got_b.numpy(), want_b.numpy(), atol=1e-6)
+
+
+def test_pyramid_and_crops_work_on_planar_frames(detector, monkeypatch):
+    """P-Net's pyramid levels and the R/O-Net crop source are NCHW-contiguous float frames:
+    channels-last ones (what permute(...).float() of the uint8 frames gives) made the area
+    resampling ~40 % slower and were copied on every roi_align and onnxruntime call, for the
+    same numbers (benchmarks/detect_layout_ab.py)."""
+    from emotion_batch.vision import mtcnn
+
+    seen = {"pnet": [], "roi": []}
+    pnet, roi_align = detector.pnet, mtcnn.roi_align
+    monkeypatch.setattr(detector, "pnet", lambda x: seen["pnet"].append(x.is_contiguous()) or pnet(x))
+    monkeypatch.setattr(mtcnn, "roi_align",
+                        lambda x, *a, **k: seen["roi"].append(x.is_contiguous()) or roi_align(x, *a, **k))
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    frame[:, 40:280] = face_photo(240)
+    assert [len(f) for f in detector.detect(np.stack([frame, frame]))] == [1, 1]
+    assert len(seen["pnet"]) > 3 and all(seen["pnet"])
+    assert len(seen["roi"]) == 2 and all(seen["roi"])
