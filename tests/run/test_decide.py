@@ -18,12 +18,9 @@ from emotion_batch.config import RunConfig
 from emotion_batch.pipeline import VideoResult
 from emotion_batch.run.context import RunContext
 from plan_helpers import plan
-from emotion_batch.run.decide import Verdict, decide, dup_id, nothing_to_do
-from emotion_batch.run.discover import describe
+from emotion_batch.run.decide import dup_id, nothing_to_do
 from emotion_batch.run.record import record, record_known
-from emotion_batch.run.storage.claims import Claims, claim_path
-from emotion_batch.run.storage.current import path_index
-from emotion_batch.run.storage.manifest import ManifestRow
+from emotion_batch.run.storage.claims import claim_path
 from emotion_batch.run.storage.store import ResultStore
 from videogen import make_video
 

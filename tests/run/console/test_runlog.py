@@ -1,6 +1,5 @@
 """The run's log file: the emotion_batch logger goes there, workers' too, never to the console."""
 
-import logging
 import os
 
 from emotion_batch.run.console import runlog
